@@ -1,0 +1,52 @@
+"""Read the assignment notebook: its tagged cells, and its exercises answered from its own hints."""
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "C3_W3_A1_Assignment.ipynb"
+EXERCISES = ("UNQ_C1", "UNQ_C2")
+_HINT_CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def load_notebook(path=NOTEBOOK):
+    """Return the notebook at path as a NotebookNode (nbformat 4)."""
+    return nbformat.read(str(path), as_version=4)
+
+
+def tagged_cells(notebook, tag, exercise=None):
+    """Return the cells carrying tag in their metadata (and, if given, the exercise)."""
+    return [cell for cell in notebook.cells
+            if tag in cell.metadata.get("tags", [])
+            and (exercise is None or cell.metadata.get("exercise") == exercise)]
+
+
+def hint_answer(notebook, exercise):
+    """Return the full answer of an exercise: the python code block of its hints cell."""
+    hints = tagged_cells(notebook, "hints", exercise)
+    if len(hints) != 1:
+        raise ValueError(f"expected one hints cell for {exercise}, found {len(hints)}")
+    blocks = _HINT_CODE.findall(hints[0].source)
+    if len(blocks) != 1:
+        raise ValueError(f"expected one python code block in the hints of {exercise}, found {len(blocks)}")
+    return blocks[0].strip("\n")
+
+
+def answered_notebook(notebook, num_episodes=None):
+    """Return a copy with each graded cell replaced by its hints' answer.
+
+    num_episodes, when given, replaces the training cell's episode count (for quick test runs).
+    """
+    answered = copy.deepcopy(notebook)
+    for exercise in EXERCISES:
+        (graded,) = tagged_cells(answered, "graded", exercise)
+        graded.source = hint_answer(answered, exercise)
+    if num_episodes is not None:
+        (training,) = tagged_cells(answered, "training")
+        training.source, count = re.subn(r"^num_episodes = \d+$", f"num_episodes = {num_episodes}",
+                                         training.source, flags=re.MULTILINE)
+        if count != 1:
+            raise ValueError("the training cell has no line 'num_episodes = N' to change")
+    return answered

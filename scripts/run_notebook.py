@@ -1,0 +1,109 @@
+"""Execute the assignment notebook in a real Jupyter kernel, exercises answered from its hints.
+
+Writes the executed notebook, its HTML export and the learning curve into build/; the
+notebook itself writes lunar_lander_model.h5 and videos/lunar_lander.mp4. The training
+cell's progress lines are echoed as they come. Ctrl-C once stops training (the remaining
+cells still run, on what was learned so far); twice aborts and keeps what ran.
+
+Usage: python scripts/run_notebook.py [--episodes N] [--build DIR]
+"""
+import argparse
+import base64
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_tools import NOTEBOOK, ROOT, answered_notebook, load_notebook, tagged_cells  # noqa: E402
+
+
+class EchoingClient(NotebookClient):
+    """A NotebookClient that also prints each cell's text output as it arrives."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] == "stream":
+            stream = sys.stderr if msg["content"]["name"] == "stderr" else sys.stdout
+            stream.write(msg["content"]["text"])
+            stream.flush()
+        elif msg["msg_type"] == "error":
+            print(f"\n{msg['content']['ename']}: {msg['content']['evalue']}", file=sys.stderr)
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def interrupt_handler(client):
+    """First Ctrl-C interrupts the kernel (training stops, later cells run); the second aborts."""
+    def handle(signum, frame):
+        if handle.interrupted or client.km is None:
+            raise KeyboardInterrupt
+        handle.interrupted = True
+        print("\nInterrupting training (Ctrl-C again to abort)...", flush=True)
+        client.km.provisioner.process.send_signal(signal.SIGINT)
+    handle.interrupted = False
+    return handle
+
+
+def save_outputs(notebook, build):
+    """Write the executed notebook, its HTML and the learning-curve PNG into build/; return their paths."""
+    build.mkdir(parents=True, exist_ok=True)
+    paths = {"executed notebook": build / NOTEBOOK.name,
+             "HTML export": build / NOTEBOOK.with_suffix(".html").name}
+    nbformat.write(notebook, str(paths["executed notebook"]))
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    paths["HTML export"].write_text(html, encoding="utf-8")
+    for cell in tagged_cells(notebook, "learning-curve"):
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                paths["learning curve"] = build / "learning_curve.png"
+                paths["learning curve"].write_bytes(base64.b64decode(output["data"]["image/png"]))
+    return paths
+
+
+def report(paths):
+    """Print where the results are."""
+    print("\nResults:")
+    for label, path in [("trained model", ROOT / "lunar_lander_model.h5"),
+                        ("video", ROOT / "videos" / "lunar_lander.mp4"), *paths.items()]:
+        shown = os.path.relpath(path, ROOT)
+        state = shown if path.exists() else f"{shown} (not written)"
+        print(f"  {label:18} {state}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--episodes", type=int, help="train for at most N episodes (default: the notebook's)")
+    parser.add_argument("--build", type=Path, default=ROOT / "build", help="where results go (default: build/)")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    args = parser.parse_args()
+
+    # Use this environment's kernel even where the user has another "python3" kernel installed.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(Path(sys.prefix) / "share" / "jupyter"),
+                                                 os.environ.get("JUPYTER_PATH", "")])
+    notebook = answered_notebook(load_notebook(), num_episodes=args.episodes)
+    client = EchoingClient(notebook, timeout=args.timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(ROOT)}})
+    signal.signal(signal.SIGINT, interrupt_handler(client))
+    os.chdir(ROOT)
+    started = time.time()
+    status = 0
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        print(f"\nA cell failed:\n{error}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        print("\nAborted; keeping the cells that ran.", file=sys.stderr)
+        status = 130
+    report(save_outputs(notebook, args.build))
+    print(f"Notebook run took {time.time() - started:.0f} s.")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

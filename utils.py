@@ -1,0 +1,575 @@
+"""Helpers for the Deep Q-Learning Lunar Lander assignment.
+
+The notebook imports this module as ``utils``. Every public function checks its
+arguments first and raises a ``ValueError``, ``TypeError`` or ``FileNotFoundError``
+that names the argument, what was expected and what came.
+"""
+import base64
+import logging
+import numbers
+import os
+import random
+import tempfile
+import warnings
+from collections.abc import Sequence
+
+if not os.environ.get("DISPLAY"):
+    # pygame opens a window even for rgb_array rendering; with no screen, draw off-screen.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Box2D's SWIG bindings warn on import under Python 3.11+; nothing a learner can act on.
+warnings.filterwarnings("ignore", message="builtin type .* has no __module__", category=DeprecationWarning)
+
+import imageio.v2 as imageio
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from IPython.display import HTML
+
+SEED = 0              # seed for Python's random module (set on import) and the notebook
+MINIBATCH_SIZE = 64   # experiences per learning step
+TAU = 1e-3            # soft update rate of the target network
+E_DECAY = 0.995       # multiplicative decay of epsilon after each episode
+E_MIN = 0.01          # epsilon never goes below this
+
+STATE_SIZE = 8
+NUM_ACTIONS = 4
+STATE_NAMES = ("x position", "y position", "x velocity", "y velocity", "angle",
+               "angular velocity", "left leg in contact", "right leg in contact")
+ACTION_NAMES = ("Do nothing", "Fire right orientation engine", "Fire main engine",
+                "Fire left orientation engine")
+
+random.seed(SEED)
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _check_number(name, value, low=None, high=None):
+    """Raise unless value is a real number (not bool) in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
+
+
+def _check_int(name, value, low=None):
+    """Raise unless value is an integer (not bool) of at least low."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+
+
+def _check_buffer(memory_buffer):
+    """Raise unless memory_buffer is a sized container of experiences."""
+    if isinstance(memory_buffer, (str, bytes)) or not hasattr(memory_buffer, "__len__") \
+            or not hasattr(memory_buffer, "__getitem__"):
+        raise TypeError("memory_buffer must be a deque or list of experiences, "
+                        f"got {type(memory_buffer).__name__}")
+
+
+def _as_state(name, state):
+    """Return state as a float32 vector of 8, or raise."""
+    try:
+        array = np.asarray(state, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a vector of {STATE_SIZE} numbers, got {type(state).__name__}") from None
+    if array.shape != (STATE_SIZE,):
+        raise ValueError(f"{name} must have shape ({STATE_SIZE},), got shape {array.shape}")
+    return array
+
+
+def _check_action(name, action):
+    """Raise unless action is one of 0, 1, 2, 3."""
+    if isinstance(action, bool) or not isinstance(action, numbers.Integral):
+        raise TypeError(f"{name} must be an integer action 0..{NUM_ACTIONS - 1}, got {type(action).__name__} {action!r}")
+    if not 0 <= action < NUM_ACTIONS:
+        raise ValueError(f"{name} must be an action in 0..{NUM_ACTIONS - 1}, got {action}")
+
+
+def _check_model(name, model):
+    """Raise unless model is a built Keras model."""
+    if model is None:
+        raise TypeError(f"{name} is None: build the Q-network in Exercise 1 first")
+    if not isinstance(model, tf.keras.Model):
+        raise TypeError(f"{name} must be a Keras model, got {type(model).__name__}")
+    if not model.weights:
+        raise ValueError(f"{name} has no weights: give it an Input layer and Dense layers")
+
+
+def _check_env(env):
+    """Raise unless env looks like a gym environment."""
+    if not (hasattr(env, "reset") and hasattr(env, "step") and hasattr(env, "render")):
+        raise TypeError(f"env must be a gym environment (with reset, step and render), got {type(env).__name__}")
+
+
+def _check_path(name, filename, suffixes):
+    """Raise unless filename is a path string ending in one of suffixes."""
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path string, got {type(filename).__name__}")
+    if not str(filename).lower().endswith(suffixes):
+        raise ValueError(f"{name} must end with {' or '.join(suffixes)}, got {str(filename)!r}")
+
+
+# ----------------------------------------------------------------------------- learning
+
+class ReplayMemory:
+    """Replay memory D of fixed capacity: behaves like deque(maxlen=maxlen) of experiences.
+
+    The experiences live in preallocated numpy arrays, so drawing a mini-batch is a few
+    array lookups instead of 64 Python objects gathered one by one.
+    """
+
+    def __init__(self, maxlen, state_size=STATE_SIZE):
+        _check_int("maxlen", maxlen, low=MINIBATCH_SIZE)
+        _check_int("state_size", state_size, low=1)
+        self.maxlen = maxlen
+        self.states = np.zeros((maxlen, state_size), dtype=np.float32)
+        self.actions = np.zeros(maxlen, dtype=np.float32)
+        self.rewards = np.zeros(maxlen, dtype=np.float32)
+        self.next_states = np.zeros((maxlen, state_size), dtype=np.float32)
+        self.done_vals = np.zeros(maxlen, dtype=np.float32)
+        self._size = 0
+        self._next = 0  # the slot the next experience goes to; the oldest is dropped when full
+
+    def __len__(self):
+        return self._size
+
+    def append(self, experience):
+        """Store one Experience(state, action, reward, next_state, done), dropping the oldest when full."""
+        try:
+            state, action, reward, next_state, done = experience
+        except (TypeError, ValueError):
+            raise TypeError("experience must be Experience(state, action, reward, next_state, done), "
+                            f"got {experience!r}") from None
+        _check_action("experience.action", action)
+        i = self._next
+        try:
+            self.states[i] = state
+            self.next_states[i] = next_state
+            self.rewards[i] = reward
+            self.done_vals[i] = done
+        except (TypeError, ValueError):
+            raise ValueError(f"experience must hold states of {self.states.shape[1]} numbers, a number reward "
+                             f"and a bool done; got {experience!r}") from None
+        self.actions[i] = action
+        self._next = (i + 1) % self.maxlen
+        self._size = min(self._size + 1, self.maxlen)
+
+    def __getitem__(self, index):
+        """Return experience number index, oldest first, as a tuple (state, action, reward, next_state, done)."""
+        _check_int("index", index)
+        if not -self._size <= index < self._size:
+            raise IndexError(f"index {index} out of range for a replay memory of {self._size} experiences")
+        i = (self._next - self._size + index % self._size) % self.maxlen
+        return (self.states[i], int(self.actions[i]), float(self.rewards[i]), self.next_states[i],
+                bool(self.done_vals[i]))
+
+    def sample(self, k):
+        """Return k distinct experiences drawn at random, as arrays (states, actions, rewards, next_states, dones)."""
+        _check_int("k", k, low=1)
+        if k > self._size:
+            raise ValueError(f"cannot draw {k} experiences from a replay memory of {self._size}")
+        rows = np.array(random.sample(range(self._size), k))
+        return (self.states[rows], self.actions[rows], self.rewards[rows], self.next_states[rows],
+                self.done_vals[rows])
+
+
+def get_experiences(memory_buffer):
+    """Draw MINIBATCH_SIZE distinct experiences at random from memory_buffer.
+
+    Args:
+        memory_buffer: ReplayMemory, or deque (or list) of Experience(state, action, reward,
+            next_state, done) records, with at least MINIBATCH_SIZE of them.
+    Returns:
+        (states, actions, rewards, next_states, done_vals): float32 tensors of shapes
+        (64, 8), (64,), (64,), (64, 8), (64,); done_vals holds 0.0 or 1.0.
+    """
+    _check_buffer(memory_buffer)
+    if len(memory_buffer) < MINIBATCH_SIZE:
+        raise ValueError(f"memory_buffer must hold at least MINIBATCH_SIZE={MINIBATCH_SIZE} experiences, "
+                         f"got {len(memory_buffer)}")
+    if isinstance(memory_buffer, ReplayMemory):
+        return tuple(tf.constant(column) for column in memory_buffer.sample(MINIBATCH_SIZE))
+    experiences = random.sample(memory_buffer, k=MINIBATCH_SIZE)
+    try:
+        columns = list(zip(*experiences, strict=True))
+        states, next_states = np.stack(columns[0]), np.stack(columns[3])
+        actions, rewards, dones = (np.asarray(columns[i], dtype=np.float32) for i in (1, 2, 4))
+    except (TypeError, ValueError, IndexError):
+        raise ValueError("memory_buffer must hold Experience(state, action, reward, next_state, done) records "
+                         f"with states of {STATE_SIZE} numbers; found {experiences[0]!r}") from None
+    if len(columns) != 5 or states.shape != (MINIBATCH_SIZE, STATE_SIZE) or next_states.shape != states.shape:
+        raise ValueError("memory_buffer must hold Experience(state, action, reward, next_state, done) records "
+                         f"with states of {STATE_SIZE} numbers; found {experiences[0]!r}")
+    if actions.shape != (MINIBATCH_SIZE,) or not np.isin(actions, range(NUM_ACTIONS)).all():
+        raise ValueError(f"every action in memory_buffer must be one of 0..{NUM_ACTIONS - 1}; found {actions}")
+    return (tf.constant(states, tf.float32), tf.constant(actions), tf.constant(rewards),
+            tf.constant(next_states, tf.float32), tf.constant(dones))
+
+
+def check_update_conditions(t, num_steps_upd, memory_buffer):
+    """Return True when it is time to learn: every num_steps_upd-th step with a full enough buffer.
+
+    Args:
+        t: int, the time step within the episode (0-based).
+        num_steps_upd: int >= 1, learn every this many steps.
+        memory_buffer: the replay memory (anything with a length).
+    Returns:
+        bool: (t + 1) % num_steps_upd == 0 and len(memory_buffer) > MINIBATCH_SIZE.
+    """
+    _check_int("t", t, low=0)
+    _check_int("num_steps_upd", num_steps_upd, low=1)
+    _check_buffer(memory_buffer)
+    return (t + 1) % num_steps_upd == 0 and len(memory_buffer) > MINIBATCH_SIZE
+
+
+def get_new_eps(epsilon):
+    """Return the next episode's epsilon: max(E_MIN, E_DECAY * epsilon), for epsilon in [0, 1]."""
+    _check_number("epsilon", epsilon, 0.0, 1.0)
+    return max(E_MIN, E_DECAY * epsilon)
+
+
+def _as_q_values(q_values):
+    """Return q_values (tensor or array of shape (1, 4)) as a float vector of 4, or raise."""
+    if q_values is None:
+        raise TypeError("q_values is None: pass the Q-network's output for one state, shape (1, 4)")
+    try:
+        array = np.asarray(q_values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"q_values must be a tensor or array of shape (1, {NUM_ACTIONS}), "
+                        f"got {type(q_values).__name__}") from None
+    if array.shape != (1, NUM_ACTIONS):
+        raise ValueError(f"q_values must have shape (1, {NUM_ACTIONS}) (one state, one value per action), "
+                         f"got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"q_values must be finite, got {array}")
+    return array[0]
+
+
+def get_action(q_values, epsilon=0.0):
+    """Pick an action epsilon-greedily.
+
+    Args:
+        q_values: tensor or array of shape (1, 4), the Q-values of the current state.
+        epsilon: float in [0, 1], the probability of a uniformly random action.
+    Returns:
+        int: with probability 1 - epsilon the action of the largest Q-value, else one of 0..3 at random.
+    """
+    values = _as_q_values(q_values)
+    _check_number("epsilon", epsilon, 0.0, 1.0)
+    if random.random() > epsilon:
+        return int(np.argmax(values))
+    return random.choice(range(NUM_ACTIONS))
+
+
+def choose_action(state, epsilon, policy_network):
+    """Pick an action epsilon-greedily, computing Q-values only when acting greedily.
+
+    Same choice, from the same random draws, as get_action(policy_network(state), epsilon).
+
+    Args:
+        state: vector of 8 numbers, the current state.
+        epsilon: float in [0, 1], the probability of a random action.
+        policy_network: callable mapping a state to Q-values of shape (1, 4), such as NumpyQNetwork.
+    Returns:
+        int, the action.
+    """
+    _check_number("epsilon", epsilon, 0.0, 1.0)
+    if random.random() > epsilon:
+        return int(np.argmax(_as_q_values(policy_network(state))))
+    return random.choice(range(NUM_ACTIONS))
+
+
+def update_target_network(q_network, target_q_network):
+    """Soft-update the target network in place: w_target <- TAU * w + (1 - TAU) * w_target.
+
+    Works eagerly and inside @tf.function. Both networks must have weights of the same shapes.
+    """
+    _check_model("q_network", q_network)
+    _check_model("target_q_network", target_q_network)
+    shapes = [tuple(w.shape) for w in q_network.weights]
+    target_shapes = [tuple(w.shape) for w in target_q_network.weights]
+    if shapes != target_shapes:
+        raise ValueError("q_network and target_q_network must have the same architecture; "
+                         f"weight shapes {shapes} vs {target_shapes}")
+    for weights, target_weights in zip(q_network.weights, target_q_network.weights):
+        target_weights.assign(TAU * weights + (1.0 - TAU) * target_weights)
+
+
+def check_exercises_done(q_network, target_q_network, optimizer, compute_loss):
+    """Raise a RuntimeError in plain words when Exercise 1 or 2 is not done, before training starts."""
+    for name, network in (("q_network", q_network), ("target_q_network", target_q_network)):
+        if not isinstance(network, tf.keras.Model) or not network.weights:
+            raise RuntimeError(f"Exercise 1 is not done yet: {name} has no layers. Fill in the cell marked "
+                               "UNQ_C1, run it and its test, then run this cell again.")
+    if not isinstance(optimizer, tf.keras.optimizers.Optimizer):
+        raise RuntimeError("Exercise 1 is not done yet: optimizer is None. Create the Adam optimizer in "
+                           "the cell marked UNQ_C1, run it, then run this cell again.")
+    batch = (tf.zeros((2, STATE_SIZE)), tf.zeros(2), tf.zeros(2), tf.zeros((2, STATE_SIZE)), tf.zeros(2))
+    if compute_loss(batch, 0.9, q_network, target_q_network) is None:
+        raise RuntimeError("Exercise 2 is not done yet: compute_loss returns None. Fill in the cell marked "
+                           "UNQ_C2, run it and its test, then run this cell again.")
+
+
+class NumpyQNetwork:
+    """A numpy copy of a Dense Q-network, for computing the Q-values of one state fast.
+
+    Calling a Keras model on one state costs milliseconds; the same matrix products in numpy
+    cost microseconds. Call weights_changed() after each learning step: the copy reloads the
+    weights (in one TensorFlow call) the next time it is used.
+    """
+
+    def __init__(self, q_network):
+        _check_model("q_network", q_network)
+        layers = [layer for layer in q_network.layers if layer.weights]
+        if not all(isinstance(layer, tf.keras.layers.Dense) and layer.use_bias for layer in layers):
+            raise TypeError("NumpyQNetwork supports networks of Dense layers with biases only, got "
+                            f"{[type(layer).__name__ for layer in layers]}")
+        self.q_network = q_network
+        self._activations = [_numpy_activation(layer.activation) for layer in layers]
+        variables = [w for layer in layers for w in (layer.kernel, layer.bias)]
+        self._shapes = [tuple(v.shape) for v in variables]
+        self._offsets = np.cumsum([0] + [int(np.prod(shape)) for shape in self._shapes])
+        read_all = tf.function(lambda: tf.concat([tf.reshape(v, [-1]) for v in variables], axis=0))
+        self._read_weights = read_all.get_concrete_function()  # a direct call skips tf.function's dispatch
+        self._layers = None
+
+    def weights_changed(self):
+        """Mark the copy stale: the network has just learned."""
+        self._layers = None
+
+    def _load_weights(self):
+        """Copy the network's current weights into numpy arrays, (kernel, bias) per layer."""
+        flat = self._read_weights().numpy()
+        arrays = [flat[start:end].reshape(shape)
+                  for start, end, shape in zip(self._offsets[:-1], self._offsets[1:], self._shapes)]
+        self._layers = list(zip(arrays[::2], arrays[1::2], self._activations))
+
+    def __call__(self, state):
+        """Return the Q-values of one state (vector of 8) as a float32 array of shape (1, 4)."""
+        if self._layers is None:
+            self._load_weights()
+        values = np.asarray(state, dtype=np.float32).reshape(1, -1)
+        for kernel, bias, activation in self._layers:
+            values = activation(values @ kernel + bias)
+        return values
+
+
+def _numpy_activation(activation):
+    """Return a numpy function computing the Keras activation (relu and linear done in numpy)."""
+    probe = np.linspace(-3, 3, 13, dtype=np.float32)[None, :]
+    computed = np.asarray(activation(tf.constant(probe)))
+    if np.allclose(computed, probe):
+        return lambda x: x
+    if np.allclose(computed, np.maximum(probe, 0)):
+        return lambda x: np.maximum(x, 0)
+    return lambda x: np.asarray(activation(tf.constant(x)))
+
+
+# ----------------------------------------------------------------------------- saving
+
+def save_model(model, filename):
+    """Save a Keras model to filename (.h5 or .keras) atomically: a crash mid-save keeps the old file."""
+    _check_model("model", model)
+    _check_path("filename", filename, (".h5", ".keras"))
+    folder = os.path.dirname(os.path.abspath(filename))
+    os.makedirs(folder, exist_ok=True)
+    suffix = os.path.splitext(str(filename))[1]
+    handle, temporary = tempfile.mkstemp(prefix=".saving-", suffix=suffix, dir=folder)
+    os.close(handle)
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # Keras warns that .h5 is a legacy format
+    try:
+        model.save(temporary)
+        os.replace(temporary, filename)
+    finally:
+        absl_logger.setLevel(level)
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def load_model(filename):
+    """Load a Keras model saved by save_model, with a plain error when it is missing or broken."""
+    _check_path("filename", filename, (".h5", ".keras"))
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f"No model file at {filename!r}: train the agent (or run `make demo`) first")
+    try:
+        return tf.keras.models.load_model(filename, compile=False)
+    except Exception as error:  # h5py, zipfile and Keras each raise their own kinds
+        raise ValueError(f"The model file {filename!r} is damaged or not a Keras model "
+                         f"({type(error).__name__}: {error}); delete it and train again") from None
+
+
+# ----------------------------------------------------------------------------- display
+
+def plot_history(point_history, **kwargs):
+    """Plot the total points of each episode and their rolling mean.
+
+    Args:
+        point_history: sequence of numbers, the total points of each episode.
+        lower_limit, upper_limit: int, the slice of episodes to show (default: all).
+        window_size: int, episodes in the rolling mean (default: 10% of the episodes shown).
+        plot_rolling_mean_only, plot_data_only: bool, draw only one of the two lines.
+    """
+    allowed = {"lower_limit", "upper_limit", "window_size", "plot_rolling_mean_only", "plot_data_only"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise TypeError(f"plot_history got unknown options {sorted(unknown)}; allowed: {sorted(allowed)}")
+    if isinstance(point_history, (str, bytes)) or not isinstance(point_history, (Sequence, np.ndarray)):
+        raise TypeError(f"point_history must be a list of numbers, got {type(point_history).__name__}")
+    points = np.asarray(point_history, dtype=np.float64) if len(point_history) else np.zeros(0)
+    if points.ndim != 1:
+        raise ValueError(f"point_history must be a flat list of numbers, got shape {points.shape}")
+    if len(points) == 0:
+        raise ValueError("point_history is empty: train for at least one episode before plotting")
+    lower = kwargs.get("lower_limit", 0)
+    upper = kwargs.get("upper_limit", len(points))
+    _check_int("lower_limit", lower, low=0)
+    _check_int("upper_limit", upper, low=0)
+    if not lower < upper <= len(points):
+        raise ValueError(f"need 0 <= lower_limit < upper_limit <= {len(points)} (episodes in point_history), "
+                         f"got lower_limit={lower}, upper_limit={upper}")
+    window = kwargs.get("window_size", max(1, (upper - lower) // 10))
+    _check_int("window_size", window, low=1)
+    only_mean = kwargs.get("plot_rolling_mean_only", False)
+    only_data = kwargs.get("plot_data_only", False)
+    if only_mean and only_data:
+        raise ValueError("plot_rolling_mean_only and plot_data_only cannot both be True")
+
+    episodes = np.arange(lower, upper)
+    shown = points[lower:upper]
+    rolling_mean = pd.Series(shown).rolling(window, min_periods=1).mean()
+    figure, axes = plt.subplots(figsize=(10, 5), facecolor="white")
+    if not only_mean:
+        axes.plot(episodes, shown, color="cyan", linewidth=1, label="Points per episode")
+    if not only_data:
+        axes.plot(episodes, rolling_mean, color="magenta", linewidth=2,
+                  label=f"Rolling mean ({window} episodes)")
+    axes.set_xlabel("Episode")
+    axes.set_ylabel("Total Points")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    plt.show()
+
+
+def display_table(initial_state, action, next_state, reward, done):
+    """Return a table (pandas DataFrame) of one environment step, for display in the notebook."""
+    initial = _as_state("initial_state", initial_state)
+    following = _as_state("next_state", next_state)
+    _check_action("action", action)
+    _check_number("reward", reward)
+    if not isinstance(done, (bool, np.bool_)):
+        raise TypeError(f"done must be True or False, got {type(done).__name__} {done!r}")
+    rows = {name: (f"{a:.3f}", f"{b:.3f}") for name, a, b in zip(STATE_NAMES, initial, following)}
+    rows["Action"] = (f"{action}: {ACTION_NAMES[action]}", "")
+    rows["Reward"] = ("", f"{float(reward):.3f}")
+    rows["Episode terminated"] = ("", str(bool(done)))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["Initial State", "Next State"])
+
+
+def embed_mp4(filename):
+    """Return an HTML video player with the mp4 file inlined (base64), for display in a notebook."""
+    _check_path("filename", filename, (".mp4",))
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f"No video at {filename!r}: make it with utils.create_video first")
+    with open(filename, "rb") as video:
+        encoded = base64.b64encode(video.read()).decode("ascii")
+    return HTML(f'<video width="600" height="400" controls>'
+                f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">'
+                f'Your browser cannot play this mp4 video.</video>')
+
+
+# ----------------------------------------------------------------------------- playing
+
+def play_episode(env, q_network, seed=None, render=False, max_steps=1000):
+    """Play one greedy episode.
+
+    Returns:
+        dict with total_points (float), steps (int), outcome ('landed', 'crashed', 'flew off',
+        'time limit' or 'other') and frames (list of uint8 arrays (400, 600, 3), empty unless render).
+    """
+    _check_env(env)
+    policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
+    state = env.reset(seed=seed) if seed is not None else env.reset()
+    frames = [env.render(mode="rgb_array")] if render else []
+    total_points, done, steps = 0.0, False, 0
+    while not done and steps < max_steps:
+        action = int(np.argmax(policy_network(state)))
+        state, reward, done, info = env.step(action)
+        total_points += reward
+        steps += 1
+        if render:
+            frames.append(env.render(mode="rgb_array"))
+    return {"total_points": total_points, "steps": steps, "frames": frames,
+            "outcome": _episode_outcome(env, state, done, info)}
+
+
+def _episode_outcome(env, state, done, info):
+    """Name how a LunarLander episode ended."""
+    lander = env.unwrapped
+    if not done or info.get("TimeLimit.truncated"):
+        return "time limit"
+    if getattr(lander, "game_over", False):
+        return "crashed"
+    if abs(state[0]) >= 1.0:
+        return "flew off"
+    if hasattr(lander, "lander") and not lander.lander.awake:
+        return "landed"
+    return "other"
+
+
+def evaluate(env, q_network, seeds):
+    """Play one greedy episode per seed and summarise how well the agent lands.
+
+    Returns:
+        pandas DataFrame of one row: episodes, mean and std of the return, share of returns
+        >= 200, shares landed at rest, crashed or flown off, cut by the time limit, and mean length.
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, range, np.ndarray)) or len(seeds) == 0:
+        raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    for seed in seeds:
+        _check_int("each seed", int(seed) if isinstance(seed, np.integer) else seed, low=0)
+    policy_network = NumpyQNetwork(q_network)
+    episodes = [play_episode(env, policy_network, seed=int(seed)) for seed in seeds]
+    returns = np.array([e["total_points"] for e in episodes])
+    outcomes = [e["outcome"] for e in episodes]
+    share = lambda *names: sum(o in names for o in outcomes) / len(outcomes)
+    summary = {
+        "episodes": len(episodes),
+        "mean return": returns.mean(),
+        "std return": returns.std(),
+        "share >= 200": float(np.mean(returns >= 200)),
+        "landed at rest": share("landed"),
+        "crashed or flew off": share("crashed", "flew off"),
+        "time limit": share("time limit"),
+        "mean length": float(np.mean([e["steps"] for e in episodes])),
+    }
+    return pd.DataFrame([summary]).round(3)
+
+
+def write_video(filename, frames, fps=30):
+    """Write frames (uint8 arrays of one shape) to an H.264 mp4 or an animated GIF, making the folder."""
+    _check_path("filename", filename, (".mp4", ".gif"))
+    _check_int("fps", fps, low=1)
+    if len(frames) == 0:
+        raise ValueError("frames is empty: nothing to write")
+    folder = os.path.dirname(os.path.abspath(filename))
+    os.makedirs(folder, exist_ok=True)
+    if str(filename).lower().endswith(".gif"):
+        imageio.mimsave(filename, frames, duration=1000 / fps, loop=0)
+        return
+    with imageio.get_writer(filename, fps=fps, codec="libx264", pixelformat="yuv420p",
+                            macro_block_size=8, ffmpeg_log_level="error") as writer:
+        for frame in frames:
+            writer.append_data(frame)
+
+
+def create_video(filename, env, q_network, fps=30):
+    """Play one greedy episode and write every rendered frame to the mp4 file filename."""
+    _check_path("filename", filename, (".mp4",))
+    _check_int("fps", fps, low=1)
+    episode = play_episode(env, q_network, render=True)
+    write_video(filename, episode["frames"], fps=fps)
