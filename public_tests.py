@@ -150,13 +150,15 @@ class _ConstantNetwork(_StandInNetwork):
 
 
 def _loss(case, *, targets_from="target", next_input="next_states", reduce=np.max, reward=True,
-          discount=True, mask="not done", gather=True, error="mse"):
+          discount=True, mask="not done", mask_rewards=False, gather=True, error="mse"):
     """The loss of a case, computed right (the defaults) or with one of the usual mistakes."""
     network = case["target"] if targets_from == "target" else case["q"]
     future = reduce(network.numpy(case[next_input]), axis=-1)
     weights = {"not done": 1 - case["dones"], "done": case["dones"], "none": 1.0}[mask]
     gamma = case["gamma"] if discount else 1.0
     y = (case["rewards"] if reward else 0.0) + gamma * future * weights
+    if mask_rewards:
+        y = y * weights
     q_all = case["q"].numpy(case["states"])
     if gather:
         q = q_all[np.arange(len(q_all)), case["actions"].astype(int)]
@@ -171,6 +173,8 @@ def _loss(case, *, targets_from="target", next_input="next_states", reduce=np.ma
 _MISTAKES = {
     "the targets ignore the done mask: multiply gamma * max_qsa by (1 - done_vals)": {"mask": "none"},
     "the done mask is reversed: use (1 - done_vals), which is 0 where the episode ended": {"mask": "done"},
+    "the (1 - done_vals) mask multiplies the rewards too; only the future term is masked":
+        {"mask_rewards": True},
     "the targets leave out the rewards: y = rewards + ...": {"reward": False},
     "the targets leave out the discount gamma": {"discount": False},
     "the targets use the Q-network; they must use the target network (max_qsa as given)":
@@ -222,6 +226,8 @@ def _make_cases():
                       target=_ConstantNetwork(1.0), about="rewards 1, gamma 0, networks of ones: the loss is 0"))
     cases.append(dict(ones, rewards=np.zeros(BATCH_SIZE, np.float32), gamma=0.0, q=_ConstantNetwork(1.0),
                       target=_ConstantNetwork(1.0), about="rewards 0, gamma 0, networks of ones: the loss is 1"))
+    for case in cases:
+        case["rewards_only"] = case["gamma"] == 0.0 or bool(case["dones"].all())
     return cases
 
 
@@ -266,10 +272,14 @@ def test_compute_loss(target):
     if wrong:
         mistakes = _diagnose(found)
         lines = [f"- on {case['about']}: expected {_loss(case):.6f}, but got {value:.6f}" for case, value in wrong]
+        rewards_only_wrong = any(case["rewards_only"] for case, _ in wrong)
         if mistakes:
             summary = "compute_loss is wrong: " + "; or ".join(mistakes) + "."
+        elif rewards_only_wrong:
+            summary = ("compute_loss is wrong even where y must be the rewards alone: check the rewards in "
+                       "y_targets and the loss, which must be MSE(y_targets, q_values).")
         else:
-            summary = ("compute_loss is wrong. y_targets must be rewards + gamma * max_qsa * (1 - done_vals), "
-                       "and loss must be MSE(y_targets, q_values).")
+            summary = ("compute_loss is right where y is the rewards alone, but wrong elsewhere: check the "
+                       "future term of y_targets, which must be gamma * max_qsa * (1 - done_vals).")
         raise AssertionError(summary + "\n" + "\n".join(lines) + f"\n{HINT_2}")
     _passed()

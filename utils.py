@@ -383,7 +383,9 @@ def save_model(model, filename):
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)  # Keras warns that .h5 is a legacy format
     try:
-        model.save(temporary)
+        with warnings.catch_warnings():  # Keras's h5 writer trips a numpy 2 deprecation notice
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model.save(temporary)
         os.replace(temporary, filename)
     finally:
         absl_logger.setLevel(level)
@@ -484,6 +486,32 @@ def embed_mp4(filename):
 
 # ----------------------------------------------------------------------------- playing
 
+def limit_exhaust_particles(env, max_particles=30):
+    """Keep at most max_particles of the engines' exhaust particles in a LunarLander's physics world.
+
+    The particles are decoration: they collide with the ground only, never with the lander.
+    gym 0.24 ages them only when a frame is rendered, so when nothing is drawn (training) they
+    pile up over an episode and every step gets slower. Dropping the oldest leaves the lander's
+    states and rewards exactly as they were; rendered every step, at most about 8 are alive, so
+    videos are unchanged. Returns env, changed in place (calling it again changes nothing).
+    """
+    _check_env(env)
+    _check_int("max_particles", max_particles, low=1)
+    lander = env.unwrapped
+    if not (hasattr(lander, "particles") and hasattr(lander, "_clean_particles")):
+        raise TypeError(f"env must be a LunarLander environment, got {type(lander).__name__}")
+    if getattr(lander, "max_particles", None) is None:
+        clean_expired = lander._clean_particles
+
+        def clean_and_limit(all_particles):
+            clean_expired(all_particles)
+            while len(lander.particles) > lander.max_particles:
+                lander.world.DestroyBody(lander.particles.pop(0))
+        lander._clean_particles = clean_and_limit
+    lander.max_particles = max_particles
+    return env
+
+
 def play_episode(env, q_network, seed=None, render=False, max_steps=1000):
     """Play one greedy episode.
 
@@ -493,6 +521,7 @@ def play_episode(env, q_network, seed=None, render=False, max_steps=1000):
     """
     _check_env(env)
     policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
+    limit_exhaust_particles(env)
     state = env.reset(seed=seed) if seed is not None else env.reset()
     frames = [env.render(mode="rgb_array")] if render else []
     total_points, done, steps = 0.0, False, 0

@@ -50,3 +50,30 @@ def answered_notebook(notebook, num_episodes=None):
         if count != 1:
             raise ValueError("the training cell has no line 'num_episodes = N' to change")
     return answered
+
+
+def agent_namespace(seed=None, notebook=None):
+    """Run the notebook's own set-up code (imports, hyperparameters, answered exercises, agent_learn).
+
+    Returns the resulting namespace: q_network, target_q_network, optimizer, compute_loss,
+    agent_learn, experience, the hyperparameters and the imported modules. With seed, the
+    networks start from the weights tf.random.set_seed(seed) gives. For scripts, not for the
+    learner's notebook (which runs in a real kernel).
+    """
+    import sys
+    import tensorflow as tf
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    notebook = notebook or load_notebook()
+    namespace = {}
+    for tag in ("imports", "hyperparameters"):
+        exec(tagged_cells(notebook, tag)[0].source, namespace)
+    namespace["state_size"], namespace["num_actions"] = (8,), 4
+    if seed is not None:
+        tf.random.set_seed(seed)
+    for exercise in EXERCISES:
+        exec(hint_answer(notebook, exercise), namespace)
+    for tag in ("experience", "agent-learn"):
+        exec(tagged_cells(notebook, tag)[0].source, namespace)
+    return namespace

@@ -5,7 +5,7 @@ notebook itself writes lunar_lander_model.h5 and videos/lunar_lander.mp4. The tr
 cell's progress lines are echoed as they come. Ctrl-C once stops training (the remaining
 cells still run, on what was learned so far); twice aborts and keeps what ran.
 
-Usage: python scripts/run_notebook.py [--episodes N] [--build DIR]
+Usage: python scripts/run_notebook.py [--episodes N] [--build DIR] [--workdir DIR]
 """
 import argparse
 import base64
@@ -65,12 +65,12 @@ def save_outputs(notebook, build):
     return paths
 
 
-def report(paths):
+def report(paths, workdir):
     """Print where the results are."""
     print("\nResults:")
-    for label, path in [("trained model", ROOT / "lunar_lander_model.h5"),
-                        ("video", ROOT / "videos" / "lunar_lander.mp4"), *paths.items()]:
-        shown = os.path.relpath(path, ROOT)
+    for label, path in [("trained model", workdir / "lunar_lander_model.h5"),
+                        ("video", workdir / "videos" / "lunar_lander.mp4"), *paths.items()]:
+        shown = os.path.relpath(path)
         state = shown if path.exists() else f"{shown} (not written)"
         print(f"  {label:18} {state}")
 
@@ -79,6 +79,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, help="train for at most N episodes (default: the notebook's)")
     parser.add_argument("--build", type=Path, default=ROOT / "build", help="where results go (default: build/)")
+    parser.add_argument("--workdir", type=Path, default=ROOT,
+                        help="folder the notebook runs in, holding utils.py and public_tests.py (default: here)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     args = parser.parse_args()
 
@@ -87,9 +89,8 @@ def main():
                                                  os.environ.get("JUPYTER_PATH", "")])
     notebook = answered_notebook(load_notebook(), num_episodes=args.episodes)
     client = EchoingClient(notebook, timeout=args.timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(ROOT)}})
+                           resources={"metadata": {"path": str(args.workdir)}})
     signal.signal(signal.SIGINT, interrupt_handler(client))
-    os.chdir(ROOT)
     started = time.time()
     status = 0
     try:
@@ -100,7 +101,7 @@ def main():
     except KeyboardInterrupt:
         print("\nAborted; keeping the cells that ran.", file=sys.stderr)
         status = 130
-    report(save_outputs(notebook, args.build))
+    report(save_outputs(notebook, args.build), args.workdir)
     print(f"Notebook run took {time.time() - started:.0f} s.")
     return status
 

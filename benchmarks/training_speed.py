@@ -1,0 +1,244 @@
+"""Training speed: the course's loop against the notebook's loop, in the same run.
+
+Both loops run the same algorithm (the notebook's own networks, compute_loss and agent_learn)
+from the same seed for the same number of environment steps, epsilon starting at 1 and
+decaying after each episode as in training:
+- the course loop calls the Keras Q-network eagerly on every step, picks the action with
+  utils.get_action, keeps experiences in a deque and draws mini-batches object by object;
+- the notebook loop is the notebook's training cell: utils.ReplayMemory, utils.NumpyQNetwork,
+  utils.choose_action and utils.limit_exhaust_particles.
+It also times the parts (environment step, action selection, sampling, learning step) and,
+with --solve, trains with the notebook's loop until solved for 3 seeds.
+
+The last line printed is one JSON object with the figures.
+
+Usage: python benchmarks/training_speed.py [--steps N] [--solve] [--seeds 0 1 2]
+"""
+import argparse
+import json
+import platform
+import random
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from notebook_tools import agent_namespace  # noqa: E402
+
+import gym  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import utils  # noqa: E402
+
+
+def course_get_experiences(memory_buffer):
+    """The course's sampler: 64 records drawn one by one, each column gathered in Python."""
+    experiences = random.sample(memory_buffer, k=utils.MINIBATCH_SIZE)
+    columns = [np.array([getattr(e, field) for e in experiences if e is not None])
+               for field in ("state", "action", "reward", "next_state")]
+    dones = np.array([e.done for e in experiences if e is not None]).astype(np.uint8)
+    return tuple(tf.convert_to_tensor(column, dtype=tf.float32) for column in (*columns, dones))
+
+
+def make_env(seed):
+    """A LunarLander-v2 environment seeded with seed."""
+    env = gym.make("LunarLander-v2")
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    return env
+
+
+def run_loop(kind, steps, seed):
+    """Run `steps` environment steps of training with the course's or the notebook's loop.
+
+    Returns (steps per second, episodes finished, mean points of the finished episodes).
+    """
+    random.seed(seed)
+    agent = agent_namespace(seed=seed)
+    q_network, target_q_network = agent["q_network"], agent["target_q_network"]
+    agent_learn, experience = agent["agent_learn"], agent["experience"]
+    gamma, update_every = agent["GAMMA"], agent["NUM_STEPS_FOR_UPDATE"]
+    target_q_network.set_weights(q_network.get_weights())
+    env = make_env(seed)
+
+    if kind == "course":
+        memory_buffer = deque(maxlen=agent["MEMORY_SIZE"])
+        sample = course_get_experiences
+
+        def act(state, epsilon):
+            q_values = q_network(np.expand_dims(state, axis=0))
+            return utils.get_action(q_values, epsilon)
+        learned = lambda: None
+    else:
+        memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
+        sample = utils.get_experiences
+        policy_network = utils.NumpyQNetwork(q_network)
+        utils.limit_exhaust_particles(env)
+        act = lambda state, epsilon: utils.choose_action(state, epsilon, policy_network)
+        learned = policy_network.weights_changed
+
+    warm_up(agent_learn, sample, experience)
+    epsilon, done_steps, points = 1.0, 0, []
+    started = time.perf_counter()
+    while done_steps < steps:
+        state, total_points = env.reset(), 0.0
+        for t in range(1000):
+            action = act(state, epsilon)
+            next_state, reward, done, _ = env.step(action)
+            memory_buffer.append(experience(state, action, reward, next_state, done))
+            if utils.check_update_conditions(t, update_every, memory_buffer):
+                agent_learn(sample(memory_buffer), gamma)
+                learned()
+            state = next_state.copy()
+            total_points += reward
+            done_steps += 1
+            if done or done_steps == steps:
+                break
+        if done:
+            points.append(total_points)
+            epsilon = utils.get_new_eps(epsilon)
+    elapsed = time.perf_counter() - started
+    return steps / elapsed, len(points), float(np.mean(points)) if points else float("nan")
+
+
+def warm_up(agent_learn, sample, experience):
+    """Trace agent_learn once outside the timed region (both loops pay the same one-off cost)."""
+    records = deque(experience(np.zeros(8, np.float32), 0, 0.0, np.zeros(8, np.float32), False)
+                    for _ in range(utils.MINIBATCH_SIZE))
+    if sample is utils.get_experiences:
+        memory = utils.ReplayMemory(maxlen=utils.MINIBATCH_SIZE)
+        for record in records:
+            memory.append(record)
+        records = memory
+    state = random.getstate()
+    agent_learn(sample(records), 0.995)
+    random.setstate(state)
+
+
+def time_call(function, repeats):
+    """Median milliseconds per call of function() over `repeats` calls, in 5 rounds."""
+    function()
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            function()
+        rounds.append((time.perf_counter() - started) / repeats * 1e3)
+    return float(np.median(rounds))
+
+
+def time_parts(seed):
+    """Milliseconds per call of each part of a training step, for both loops."""
+    agent = agent_namespace(seed=seed)
+    q_network, experience = agent["q_network"], agent["experience"]
+    env = make_env(seed)
+    rng = np.random.default_rng(seed)
+    deque_memory, replay_memory = deque(maxlen=100_000), utils.ReplayMemory(maxlen=100_000)
+    for _ in range(20_000):
+        record = experience(rng.normal(size=8).astype(np.float32), int(rng.integers(4)), float(rng.normal()),
+                            rng.normal(size=8).astype(np.float32), bool(rng.random() < 0.01))
+        deque_memory.append(record)
+        replay_memory.append(record)
+    state = env.reset()
+    policy_network = utils.NumpyQNetwork(q_network)
+
+    limited_env = utils.limit_exhaust_particles(make_env(seed))
+
+    def env_step(environment=env):
+        # Mostly the main engine, as a learning agent fires it: exhaust particles build up.
+        action = 2 if rng.random() < 0.6 else int(rng.integers(4))
+        if environment.step(action)[2]:
+            environment.reset()
+
+    batch = utils.get_experiences(replay_memory)
+    return {
+        "env step, course": time_call(env_step, 500),
+        "env step, notebook (limit_exhaust_particles)": time_call(lambda: env_step(limited_env), 500),
+        "action, course (eager Keras call + get_action)":
+            time_call(lambda: utils.get_action(q_network(np.expand_dims(state, 0)), 0.0), 200),
+        "action, notebook (NumpyQNetwork + choose_action, greedy)":
+            time_call(lambda: utils.choose_action(state, 0.0, policy_network), 2000),
+        "weights reload after a learning step (notebook)":
+            time_call(lambda: (policy_network.weights_changed(), policy_network(state)), 500),
+        "sampling, course (deque)": time_call(lambda: course_get_experiences(deque_memory), 500),
+        "sampling, notebook (ReplayMemory)": time_call(lambda: utils.get_experiences(replay_memory), 500),
+        "learning step (agent_learn)": time_call(lambda: agent["agent_learn"](batch, agent["GAMMA"]), 300),
+    }
+
+
+def solve(seed, max_episodes=2000):
+    """Train with the notebook's loop until the last 100 episodes average 200; return (episodes, seconds)."""
+    random.seed(seed)
+    agent = agent_namespace(seed=seed)
+    q_network, target_q_network = agent["q_network"], agent["target_q_network"]
+    agent_learn, experience = agent["agent_learn"], agent["experience"]
+    target_q_network.set_weights(q_network.get_weights())
+    env = make_env(seed)
+    memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
+    policy_network = utils.NumpyQNetwork(q_network)
+    utils.limit_exhaust_particles(env)
+    epsilon, points, started = 1.0, [], time.perf_counter()
+    for episode in range(1, max_episodes + 1):
+        state, total_points = env.reset(), 0.0
+        for t in range(1000):
+            action = utils.choose_action(state, epsilon, policy_network)
+            next_state, reward, done, _ = env.step(action)
+            memory_buffer.append(experience(state, action, reward, next_state, done))
+            if utils.check_update_conditions(t, agent["NUM_STEPS_FOR_UPDATE"], memory_buffer):
+                agent_learn(utils.get_experiences(memory_buffer), agent["GAMMA"])
+                policy_network.weights_changed()
+            state = next_state.copy()
+            total_points += reward
+            if done:
+                break
+        points.append(total_points)
+        epsilon = utils.get_new_eps(epsilon)
+        if np.mean(points[-100:]) >= 200.0:
+            return episode, time.perf_counter() - started
+    return None, time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=6000, help="environment steps per loop (default 6000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the speed runs (default 0)")
+    parser.add_argument("--solve", action="store_true", help="also train until solved with the notebook's loop")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --solve")
+    args = parser.parse_args()
+    if args.steps < 100:
+        parser.error("--steps must be at least 100")
+
+    print(f"{time.strftime('%Y-%m-%d')} | {platform.processor() or platform.machine()} | "
+          f"Python {platform.python_version()} | TensorFlow {tf.__version__}")
+    print(f"\nLoops, {args.steps} environment steps each, seed {args.seed}:")
+    course_speed, course_episodes, _ = run_loop("course", args.steps, args.seed)
+    notebook_speed, notebook_episodes, _ = run_loop("notebook", args.steps, args.seed)
+    print(f"  {'course loop':40} {course_speed:8.0f} steps/s  ({course_episodes} episodes)")
+    print(f"  {'notebook loop':40} {notebook_speed:8.0f} steps/s  ({notebook_episodes} episodes)")
+    print(f"  {'speedup':40} {notebook_speed / course_speed:8.2f}x")
+
+    print("\nParts, milliseconds per call (median of 5 rounds):")
+    parts = time_parts(args.seed)
+    for name, milliseconds in parts.items():
+        print(f"  {name:58} {milliseconds:7.3f} ms")
+
+    result = {"steps": args.steps, "course_loop_steps_per_s": round(course_speed, 1),
+              "notebook_loop_steps_per_s": round(notebook_speed, 1),
+              "speedup": round(notebook_speed / course_speed, 2),
+              "parts_ms": {name: round(value, 4) for name, value in parts.items()}}
+    if args.solve:
+        print("\nSolving with the notebook's loop:")
+        runs = []
+        for seed in args.seeds:
+            episodes, seconds = solve(seed)
+            runs.append({"seed": seed, "episodes": episodes, "seconds": round(seconds, 1)})
+            print(f"  seed {seed}: " + (f"solved in {episodes} episodes" if episodes else "not solved in 2000 episodes")
+                  + f", {seconds:.0f} s ({seconds / 60:.1f} min)")
+        result["solve"] = runs
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

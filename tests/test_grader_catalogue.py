@@ -1,0 +1,180 @@
+"""The grader against a catalogue of learner answers: every wrong one caught, every right one accepted.
+
+Each wrong answer must fail with an AssertionError whose message names the part that is wrong;
+each right answer must pass. The test prints the table.
+"""
+import pytest
+
+import public_tests
+
+NETWORK = "q_network = Sequential([{}])"
+HINT_LAYERS = ("Input(shape=state_size), Dense(units=64, activation='relu'), "
+               "Dense(units=64, activation='relu'), Dense(units=num_actions, activation='linear')")
+LOSS = '''
+def compute_loss(experiences, gamma, q_network, target_q_network):
+    states, actions, rewards, next_states, done_vals = experiences
+    max_qsa = {max_qsa}
+    y_targets = {y}
+    q_values = q_network(states)
+    q_values = tf.gather_nd(q_values, tf.stack([tf.range(q_values.shape[0]),
+                                                tf.cast(actions, tf.int32)], axis=1))
+    loss = {loss}
+    return loss
+'''
+GIVEN_MAX = "tf.reduce_max(target_q_network(next_states), axis=-1)"
+RIGHT_Y = "rewards + gamma * max_qsa * (1 - done_vals)"
+RIGHT_LOSS = "MSE(y_targets, q_values)"
+
+
+def network(layers):
+    return ("network", NETWORK.format(layers))
+
+
+def optimizer(expression):
+    return ("optimizer", f"optimizer = {expression}")
+
+
+def loss(y=RIGHT_Y, loss=RIGHT_LOSS, max_qsa=GIVEN_MAX):
+    return ("loss", LOSS.format(y=y, loss=loss, max_qsa=max_qsa))
+
+
+# (description, answer, the words the failure message must contain; None: a right answer)
+CATALOGUE = [
+    # Exercise 1, the network: wrong
+    ("blank network", network(""), "not done yet"),
+    ("network left as None", ("network", "q_network = None"), "not done yet"),
+    ("32 units in layer 1", network(HINT_LAYERS.replace("units=64", "units=32", 1)), "units in Dense layer 1"),
+    ("128 units in layer 2", network("Input(shape=state_size), Dense(64, activation='relu'), "
+                                     "Dense(128, activation='relu'), Dense(num_actions)"), "units in Dense layer 2"),
+    ("2 output units", network(HINT_LAYERS.replace("units=num_actions", "units=2")), "units in Dense layer 3"),
+    ("one output unit", network(HINT_LAYERS.replace("units=num_actions", "units=1")), "units in Dense layer 3"),
+    ("sigmoid in layer 1", network(HINT_LAYERS.replace("'relu'", "'sigmoid'", 1)), "activation in Dense layer 1"),
+    ("tanh in layer 2", network("Input(shape=state_size), Dense(64, activation='relu'), "
+                                "Dense(64, activation='tanh'), Dense(num_actions)"), "activation in Dense layer 2"),
+    ("no activation in the hidden layers", network("Input(shape=state_size), Dense(64), Dense(64), "
+                                                   "Dense(num_actions)"), "activation in Dense layer 1"),
+    ("relu output", network(HINT_LAYERS.replace("'linear'", "'relu'")), "activation in Dense layer 3"),
+    ("softmax output", network(HINT_LAYERS.replace("'linear'", "'softmax'")), "activation in Dense layer 3"),
+    ("one hidden layer", network("Input(shape=state_size), Dense(64, activation='relu'), Dense(num_actions)"),
+     "number of layers"),
+    ("three hidden layers", network("Input(shape=state_size), Dense(64, activation='relu'), "
+                                    "Dense(64, activation='relu'), Dense(64, activation='relu'), Dense(num_actions)"),
+     "number of layers"),
+    ("a Dropout in place of a Dense", network("Input(shape=state_size), Dense(64, activation='relu'), "
+                                              "tf.keras.layers.Dropout(0.1), Dense(num_actions)"), "kind of layer"),
+    ("input of 4", network(HINT_LAYERS.replace("shape=state_size", "shape=(4,)")), "input shape"),
+    ("input of num_actions", network(HINT_LAYERS.replace("shape=state_size", "shape=(num_actions,)")),
+     "input shape"),
+    ("no Input layer", network(HINT_LAYERS.replace("Input(shape=state_size), ", "")), "input shape"),
+    ("no biases", network(HINT_LAYERS.replace("activation='relu')", "activation='relu', use_bias=False)", 1)),
+     "no bias"),
+    # Exercise 1, the optimizer: wrong
+    ("optimizer left as None", optimizer("None"), "not done yet"),
+    ("SGD", optimizer("tf.keras.optimizers.SGD(learning_rate=ALPHA)"), "Wrong optimizer"),
+    ("RMSprop", optimizer("tf.keras.optimizers.RMSprop(learning_rate=ALPHA)"), "Wrong optimizer"),
+    ("AdamW", optimizer("tf.keras.optimizers.AdamW(learning_rate=ALPHA)"), "Wrong optimizer"),
+    ("learning rate 0.01", optimizer("Adam(learning_rate=0.01)"), "learning rate"),
+    ("learning rate ALPHA / 10", optimizer("Adam(learning_rate=ALPHA / 10)"), "learning rate"),
+    ("learning rate 1", optimizer("Adam(learning_rate=1.0)"), "learning rate"),
+    # Exercise 2, compute_loss: wrong
+    ("blank loss", loss(y="None", loss="None"), "not done yet"),
+    ("no done mask", loss(y="rewards + gamma * max_qsa"), "ignore the done mask"),
+    ("done mask reversed", loss(y="rewards + gamma * max_qsa * done_vals"), "mask is reversed"),
+    ("mask on the rewards too", loss(y="(rewards + gamma * max_qsa) * (1 - done_vals)"), "multiplies the rewards"),
+    ("no rewards", loss(y="gamma * max_qsa * (1 - done_vals)"), "leave out the rewards"),
+    ("no gamma", loss(y="rewards + max_qsa * (1 - done_vals)"), "leave out the discount"),
+    ("gamma squared", loss(y="rewards + gamma ** 2 * max_qsa * (1 - done_vals)"), "future term"),
+    ("future term subtracted", loss(y="rewards - gamma * max_qsa * (1 - done_vals)"), "future term"),
+    ("targets from the Q-network", loss(max_qsa="tf.reduce_max(q_network(next_states), axis=-1)"),
+     "use the Q-network"),
+    ("targets from the states", loss(max_qsa="tf.reduce_max(target_q_network(states), axis=-1)"),
+     "use the states"),
+    ("targets from the Q-network on the states", loss(max_qsa="tf.reduce_max(q_network(states), axis=-1)"),
+     "Q-network on the states"),
+    ("mean over actions", loss(max_qsa="tf.reduce_mean(target_q_network(next_states), axis=-1)"),
+     "mean over actions"),
+    ("min over actions", loss(max_qsa="tf.reduce_min(target_q_network(next_states), axis=-1)"), "min over actions"),
+    ("mean absolute error", loss(loss="tf.keras.losses.MAE(y_targets, q_values)"), "mean absolute error"),
+    ("sum of squared errors", loss(loss="tf.reduce_sum(tf.square(y_targets - q_values))"), "sum of squared errors"),
+    ("root mean squared error", loss(loss="tf.sqrt(MSE(y_targets, q_values))"), "root of the mean squared"),
+    ("half the MSE", loss(loss="0.5 * MSE(y_targets, q_values)"), "half the mean squared"),
+    ("all four Q-values", loss(loss="tf.reduce_mean(tf.square(y_targets[:, None] - q_network(states)))"),
+     "all four Q-values"),
+    ("returns the targets", loss(loss="y_targets"), "single number"),
+    ("returns the squared errors", loss(loss="tf.square(y_targets - q_values)"), "single number"),
+    ("Huber loss", loss(loss="tf.keras.losses.Huber()(y_targets, q_values)"), "rewards alone"),
+    # Right answers, written in different ways
+    ("hints' network", network(HINT_LAYERS), None),
+    ("tf.nn.relu, no output activation", network("Input(shape=state_size), Dense(64, activation=tf.nn.relu), "
+                                                  "Dense(64, activation=tf.nn.relu), Dense(num_actions)"), None),
+    ("keras.activations, activation=None", network(
+        "Input(shape=state_size), Dense(64, activation=tf.keras.activations.relu), "
+        "Dense(64, activation=tf.keras.activations.relu), Dense(num_actions, activation=None)"), None),
+    ("positional arguments, literal shapes", network("Input((8,)), Dense(64, 'relu'), Dense(64, 'relu'), "
+                                                     "Dense(4, 'linear')"), None),
+    ("tf.keras.layers spelled out", network(
+        "tf.keras.Input(shape=state_size), tf.keras.layers.Dense(64, activation='relu'), "
+        "tf.keras.layers.Dense(64, activation='relu'), tf.keras.layers.Dense(num_actions, activation='linear')"),
+     None),
+    ("Adam(learning_rate=ALPHA)", optimizer("Adam(learning_rate=ALPHA)"), None),
+    ("Adam(ALPHA)", optimizer("Adam(ALPHA)"), None),
+    ("tf.keras.optimizers.Adam(0.001)", optimizer("tf.keras.optimizers.Adam(learning_rate=0.001)"), None),
+    ("hints' compute_loss", loss(), None),
+    ("future term first", loss(y="rewards + (1 - done_vals) * gamma * max_qsa"), None),
+    ("tf.where on done", loss(y="tf.where(done_vals > 0.5, rewards, rewards + gamma * max_qsa)"), None),
+    ("expanded mask", loss(y="rewards + gamma * max_qsa - gamma * max_qsa * done_vals"), None),
+    ("MSE arguments swapped", loss(loss="MSE(q_values, y_targets)"), None),
+    ("mean of squares by hand", loss(loss="tf.reduce_mean(tf.square(y_targets - q_values))"), None),
+    ("MeanSquaredError object", loss(loss="tf.keras.losses.MeanSquaredError()(y_targets, q_values)"), None),
+    ("squared_difference", loss(loss="tf.reduce_mean(tf.math.squared_difference(q_values, y_targets))"), None),
+]
+
+
+def grade(agent, kind, source):
+    """Run one answer through the grader: None when it passes, else the AssertionError's message."""
+    namespace = dict(agent)
+    exec(source, namespace)
+    test = {"network": lambda: public_tests.test_network(namespace["q_network"]),
+            "optimizer": lambda: public_tests.test_optimizer(namespace["optimizer"], namespace["ALPHA"]),
+            "loss": lambda: public_tests.test_compute_loss(namespace["compute_loss"])}[kind]
+    try:
+        test()
+    except AssertionError as error:
+        return str(error)
+    return None
+
+
+def test_catalogue(agent, capsys):
+    wrong = [entry for entry in CATALOGUE if entry[2] is not None]
+    right = [entry for entry in CATALOGUE if entry[2] is None]
+    assert len(wrong) >= 25 and len(right) >= 12
+    rows, problems = [], []
+    for description, (kind, source), expected in CATALOGUE:
+        message = grade(agent, kind, source)
+        if expected is None:
+            verdict = "accepted" if message is None else "REJECTED"
+            if message is not None:
+                problems.append(f"right answer '{description}' rejected: {message}")
+        else:
+            named = message is not None and expected in message
+            verdict = "caught" if named else ("caught, wrong part" if message else "MISSED")
+            if not named:
+                problems.append(f"wrong answer '{description}': expected a message with '{expected}', got {message!r}")
+        first_line = (message or "All tests passed!").splitlines()[0]
+        rows.append(f"{kind:9} {'right' if expected is None else 'wrong':5} {verdict:10} {description:40} "
+                    f"{first_line[:90]}")
+    caught = sum(row.split()[2] == "caught" for row in rows if row.split()[1] == "wrong")
+    accepted = sum(row.split()[2] == "accepted" for row in rows if row.split()[1] == "right")
+    with capsys.disabled():
+        print(f"\n\nGrader catalogue: {caught}/{len(wrong)} wrong answers caught with the right part named, "
+              f"{accepted}/{len(right)} right answers accepted")
+        print("\n".join(rows))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("description, answer, expected", [e for e in CATALOGUE if e[2] is not None][:3])
+def test_wrong_answers_raise_assertion_errors_only(agent, description, answer, expected):
+    namespace = dict(agent)
+    exec(answer[1], namespace)
+    with pytest.raises(AssertionError):
+        public_tests.test_network(namespace["q_network"])
