@@ -277,6 +277,8 @@ def choose_action(state, epsilon, policy_network):
         int, the action.
     """
     _check_number("epsilon", epsilon, 0.0, 1.0)
+    if not callable(policy_network):
+        raise TypeError(f"policy_network must be callable (state -> Q-values), got {type(policy_network).__name__}")
     if random.random() > epsilon:
         return int(np.argmax(_as_q_values(policy_network(state))))
     return random.choice(range(NUM_ACTIONS))
@@ -386,6 +388,9 @@ def save_model(model, filename):
         with warnings.catch_warnings():  # Keras's h5 writer trips a numpy 2 deprecation notice
             warnings.simplefilter("ignore", DeprecationWarning)
             model.save(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; give it the usual permissions
         os.replace(temporary, filename)
     finally:
         absl_logger.setLevel(level)

@@ -1,0 +1,57 @@
+"""Watch the shipped lander, no training: a landing video (mp4), an animated GIF and an evaluation table.
+
+Loads models/lunar_lander_model.h5, plays one greedy landing and writes build/lunar_lander.mp4
+and build/lunar_lander.gif, then evaluates the network on 20 fixed seeds.
+
+Usage: python scripts/demo.py [--model PATH] [--build DIR] [--seed N] [--episodes N]
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import gym  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import utils  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gif_frames(frames, every=2, shrink=2):
+    """Every `every`-th frame at 1/shrink of the size: a small GIF for a README."""
+    return [frame[::shrink, ::shrink] for frame in frames[::every]]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "lunar_lander_model.h5")
+    parser.add_argument("--build", type=Path, default=ROOT / "build")
+    parser.add_argument("--seed", type=int, default=7, help="start of the landing shown (default 7)")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes of the evaluation (default 20)")
+    args = parser.parse_args()
+    started = time.time()
+
+    q_network = utils.load_model(str(args.model))
+    env = gym.make("LunarLander-v2")
+    landing = utils.play_episode(env, q_network, seed=args.seed, render=True)
+    video, gif = args.build / "lunar_lander.mp4", args.build / "lunar_lander.gif"
+    utils.write_video(str(video), landing["frames"], fps=30)
+    utils.write_video(str(gif), gif_frames(landing["frames"]), fps=15)
+    print(f"Landing (seed {args.seed}): {landing['total_points']:.1f} points in {landing['steps']} steps, "
+          f"{landing['outcome']}.")
+    print(f"  video {os.path.relpath(video)}\n  GIF   {os.path.relpath(gif)}")
+
+    seeds = range(10_000, 10_000 + args.episodes)
+    table = utils.evaluate(env, q_network, seeds)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(f"\nEvaluation of {os.path.relpath(args.model)}, greedy, seeds {seeds.start}..{seeds.stop - 1}:")
+        print(table.to_string(index=False))
+    print(f"\nDone in {time.time() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
