@@ -17,15 +17,17 @@ if not os.environ.get("DISPLAY"):
     # pygame opens a window even for rgb_array rendering; with no screen, draw off-screen.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Box2D's SWIG bindings warn on import under Python 3.11+; nothing a learner can act on.
-warnings.filterwarnings("ignore", message="builtin type .* has no __module__", category=DeprecationWarning)
 
+import gym  # before the filter below: importing gym puts its own DeprecationWarning filter first
 import imageio.v2 as imageio
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 from IPython.display import HTML
+
+# Box2D's SWIG bindings warn on import under Python 3.11+; nothing a learner can act on.
+warnings.filterwarnings("ignore", message="builtin type .* has no __module__", category=DeprecationWarning)
 
 SEED = 0              # seed for Python's random module (set on import) and the notebook
 MINIBATCH_SIZE = 64   # experiences per learning step

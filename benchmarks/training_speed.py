@@ -25,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+import utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
 from notebook_tools import agent_namespace  # noqa: E402
 
 import gym  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import utils  # noqa: E402
 
 
 def course_get_experiences(memory_buffer):
@@ -50,8 +51,10 @@ def make_env(seed):
     return env
 
 
-def run_loop(kind, steps, seed):
+def run_loop(kind, steps, seed, epsilon=1.0):
     """Run `steps` environment steps of training with the course's or the notebook's loop.
+
+    epsilon is where epsilon starts (1.0 as in training; utils.E_MIN to time the greedy phase).
 
     Returns (steps per second, episodes finished, mean points of the finished episodes).
     """
@@ -80,7 +83,7 @@ def run_loop(kind, steps, seed):
         learned = policy_network.weights_changed
 
     warm_up(agent_learn, sample, experience)
-    epsilon, done_steps, points = 1.0, 0, []
+    done_steps, points = 0, []
     started = time.perf_counter()
     while done_steps < steps:
         state, total_points = env.reset(), 0.0
@@ -218,6 +221,12 @@ def main():
     print(f"  {'course loop':40} {course_speed:8.0f} steps/s  ({course_episodes} episodes)")
     print(f"  {'notebook loop':40} {notebook_speed:8.0f} steps/s  ({notebook_episodes} episodes)")
     print(f"  {'speedup':40} {notebook_speed / course_speed:8.2f}x")
+    print(f"\nGreedy phase (epsilon {utils.E_MIN} throughout, a Q-value computed every step), same steps:")
+    greedy_course, _, _ = run_loop("course", args.steps, args.seed, epsilon=utils.E_MIN)
+    greedy_notebook, _, _ = run_loop("notebook", args.steps, args.seed, epsilon=utils.E_MIN)
+    print(f"  {'course loop':40} {greedy_course:8.0f} steps/s")
+    print(f"  {'notebook loop':40} {greedy_notebook:8.0f} steps/s")
+    print(f"  {'speedup':40} {greedy_notebook / greedy_course:8.2f}x")
 
     print("\nParts, milliseconds per call (median of 5 rounds):")
     parts = time_parts(args.seed)
@@ -227,6 +236,9 @@ def main():
     result = {"steps": args.steps, "course_loop_steps_per_s": round(course_speed, 1),
               "notebook_loop_steps_per_s": round(notebook_speed, 1),
               "speedup": round(notebook_speed / course_speed, 2),
+              "greedy_course_loop_steps_per_s": round(greedy_course, 1),
+              "greedy_notebook_loop_steps_per_s": round(greedy_notebook, 1),
+              "greedy_speedup": round(greedy_notebook / greedy_course, 2),
               "parts_ms": {name: round(value, 4) for name, value in parts.items()}}
     if args.solve:
         print("\nSolving with the notebook's loop:")

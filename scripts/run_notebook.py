@@ -8,6 +8,7 @@ cells still run, on what was learned so far); twice aborts and keeps what ran.
 Usage: python scripts/run_notebook.py [--episodes N] [--build DIR] [--workdir DIR]
 """
 import argparse
+import asyncio
 import base64
 import os
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbconvert import HTMLExporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,15 +39,26 @@ class EchoingClient(NotebookClient):
 
 
 def interrupt_handler(client):
-    """First Ctrl-C interrupts the kernel (training stops, later cells run); the second aborts."""
-    def handle(signum, frame):
-        if handle.interrupted or client.km is None:
-            raise KeyboardInterrupt
+    """First Ctrl-C interrupts the kernel (training stops, later cells run); the second aborts the run."""
+    def handle():
+        if handle.interrupted:
+            print("\nAborting: keeping the cells that ran.", flush=True)
+            client.km.provisioner.process.kill()
+            return
         handle.interrupted = True
         print("\nInterrupting training (Ctrl-C again to abort)...", flush=True)
         client.km.provisioner.process.send_signal(signal.SIGINT)
     handle.interrupted = False
     return handle
+
+
+def install_interrupt_handler(client):
+    """Replace nbclient's SIGINT handler (which shuts the kernel down) with interrupt_handler."""
+    handler = interrupt_handler(client)
+
+    def on_notebook_start(notebook):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, handler)
+    client.on_notebook_start = on_notebook_start
 
 
 def save_outputs(notebook, build):
@@ -84,13 +96,15 @@ def main():
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     args = parser.parse_args()
 
+    os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend puts the plot in the notebook
     # Use this environment's kernel even where the user has another "python3" kernel installed.
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(Path(sys.prefix) / "share" / "jupyter"),
                                                  os.environ.get("JUPYTER_PATH", "")])
     notebook = answered_notebook(load_notebook(), num_episodes=args.episodes)
     client = EchoingClient(notebook, timeout=args.timeout, kernel_name="python3",
+                           extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
                            resources={"metadata": {"path": str(args.workdir)}})
-    signal.signal(signal.SIGINT, interrupt_handler(client))
+    install_interrupt_handler(client)
     started = time.time()
     status = 0
     try:
@@ -98,8 +112,8 @@ def main():
     except CellExecutionError as error:
         print(f"\nA cell failed:\n{error}", file=sys.stderr)
         status = 1
-    except KeyboardInterrupt:
-        print("\nAborted; keeping the cells that ran.", file=sys.stderr)
+    except (KeyboardInterrupt, DeadKernelError):
+        print("\nThe run was aborted; keeping the cells that ran.", file=sys.stderr)
         status = 130
     report(save_outputs(notebook, args.build), args.workdir)
     print(f"Notebook run took {time.time() - started:.0f} s.")

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+import utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
 from notebook_tools import ROOT, agent_namespace  # noqa: E402
 
 import gym  # noqa: E402
@@ -28,7 +29,6 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import utils  # noqa: E402
 
 SELECTION_SEEDS = range(1_000_000, 1_000_050)
 HELD_OUT_SEEDS = range(2_000_000, 2_000_100)

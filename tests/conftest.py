@@ -5,13 +5,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import warnings  # noqa: E402
 
+import matplotlib  # noqa: E402
 import pytest  # noqa: E402
+
+matplotlib.use("Agg")
 
 with warnings.catch_warnings():  # Box2D's SWIG bindings warn on import under Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -36,7 +36,7 @@ def runner(work, build, *options):
 
 
 def outputs_text(cell):
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
 
 
 @pytest.fixture(scope="module")
