@@ -61,13 +61,14 @@ def test_network(target):
            "Sequential([...]) in the cell marked UNQ_C1.", HINT_1)
     _check(isinstance(target, tf.keras.Model),
            f"The network must be a Keras Sequential model, but it is a {type(target).__name__}.", HINT_1)
-    _check(len(target.layers) > 0, "Exercise 1 is not done yet: the Sequential model has no layers. "
+    layers = [layer for layer in target.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
+    _check(len(layers) > 0, "Exercise 1 is not done yet: the Sequential model has no layers. "
            "Put the Input and three Dense layers between the START and END CODE HERE lines.", HINT_1)
-    kinds = [type(layer).__name__ for layer in target.layers]
-    _check(len(target.layers) == 3,
+    kinds = [type(layer).__name__ for layer in layers]
+    _check(len(layers) == 3,
            f"Wrong number of layers: expected 3 (Dense, Dense, Dense) after the Input, but found "
-           f"{len(target.layers)}: {kinds}.", HINT_1)
-    _check(all(isinstance(layer, tf.keras.layers.Dense) for layer in target.layers),
+           f"{len(layers)}: {kinds}.", HINT_1)
+    _check(all(isinstance(layer, tf.keras.layers.Dense) for layer in layers),
            f"Wrong kind of layer: expected three Dense layers, but found {kinds}.", HINT_1)
     shape = _input_shape(target)
     _check(shape is not None, "The network has no input shape: start the list with "
@@ -76,7 +77,7 @@ def test_network(target):
            f"Wrong input shape: expected (None, {STATE_SIZE}) (a batch of states of {STATE_SIZE} numbers), "
            f"but found {shape}. Use Input(shape=state_size).", HINT_1)
     expected = [(64, "relu"), (64, "relu"), (NUM_ACTIONS, "linear")]
-    for number, (layer, (units, activation)) in enumerate(zip(target.layers, expected), start=1):
+    for number, (layer, (units, activation)) in enumerate(zip(layers, expected), start=1):
         _check(layer.units == units,
                f"Wrong number of units in Dense layer {number}: expected {units}, but found {layer.units}.",
                HINT_1)

@@ -49,6 +49,8 @@ CATALOGUE = [
     ("2 output units", network(HINT_LAYERS.replace("units=num_actions", "units=2")), "units in Dense layer 3"),
     ("one output unit", network(HINT_LAYERS.replace("units=num_actions", "units=1")), "units in Dense layer 3"),
     ("sigmoid in layer 1", network(HINT_LAYERS.replace("'relu'", "'sigmoid'", 1)), "activation in Dense layer 1"),
+    ("leaky relu in layer 1", network(HINT_LAYERS.replace("'relu'", "tf.nn.leaky_relu", 1)),
+     "activation in Dense layer 1"),
     ("tanh in layer 2", network("Input(shape=state_size), Dense(64, activation='relu'), "
                                 "Dense(64, activation='tanh'), Dense(num_actions)"), "activation in Dense layer 2"),
     ("no activation in the hidden layers", network("Input(shape=state_size), Dense(64), Dense(64), "
@@ -116,6 +118,12 @@ CATALOGUE = [
         "tf.keras.Input(shape=state_size), tf.keras.layers.Dense(64, activation='relu'), "
         "tf.keras.layers.Dense(64, activation='relu'), tf.keras.layers.Dense(num_actions, activation='linear')"),
      None),
+    ("a functional Keras model", ("network", "inputs = Input(shape=state_size)\n"
+                                  "hidden = Dense(64, activation='relu')(Dense(64, activation='relu')(inputs))\n"
+                                  "q_network = tf.keras.Model(inputs, Dense(num_actions)(hidden))"), None),
+    ("ReLU given as a layer object", network(
+        "Input(shape=state_size), Dense(64, activation=tf.keras.layers.ReLU()), "
+        "Dense(64, activation=tf.keras.layers.ReLU()), Dense(num_actions)"), None),
     ("Adam(learning_rate=ALPHA)", optimizer("Adam(learning_rate=ALPHA)"), None),
     ("Adam(ALPHA)", optimizer("Adam(ALPHA)"), None),
     ("tf.keras.optimizers.Adam(0.001)", optimizer("tf.keras.optimizers.Adam(learning_rate=0.001)"), None),
@@ -126,6 +134,9 @@ CATALOGUE = [
     ("MSE arguments swapped", loss(loss="MSE(q_values, y_targets)"), None),
     ("mean of squares by hand", loss(loss="tf.reduce_mean(tf.square(y_targets - q_values))"), None),
     ("MeanSquaredError object", loss(loss="tf.keras.losses.MeanSquaredError()(y_targets, q_values)"), None),
+    ("one-hot selection of the Q-values", ("loss", LOSS.format(max_qsa=GIVEN_MAX, y=RIGHT_Y, loss=RIGHT_LOSS).replace(
+        "    loss = MSE", "    q_values = tf.reduce_sum(q_network(states) * tf.one_hot(tf.cast(actions, tf.int32), 4), axis=1)\n"
+        "    loss = MSE")), None),
     ("squared_difference", loss(loss="tf.reduce_mean(tf.math.squared_difference(q_values, y_targets))"), None),
 ]
 

@@ -1,0 +1,43 @@
+"""make demo's script and the shipped model: video, GIF and evaluation with no training."""
+import json
+import subprocess
+import sys
+
+import gym
+import imageio.v2 as imageio
+import pytest
+
+import utils
+from conftest import ROOT
+
+MODEL = ROOT / "models" / "lunar_lander_model.h5"
+
+
+def test_shipped_model_has_the_exercise_architecture():
+    import public_tests
+    public_tests.test_network(utils.load_model(str(MODEL)))
+
+
+def test_shipped_model_lands(env):
+    table = utils.evaluate(env, utils.load_model(str(MODEL)), range(500, 520)).iloc[0]
+    assert table["mean return"] >= 200 and table["landed at rest"] >= 0.9
+
+
+def test_shipped_model_record_matches_the_claim():
+    record = json.loads((ROOT / "models" / "lunar_lander_model.json").read_text())
+    assert record["held_out"]["episodes"] == 100
+    assert record["held_out"]["mean return"] >= 240 and record["held_out"]["landed at rest"] >= 0.95
+    assert (ROOT / "models" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_demo_writes_video_gif_and_table(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--build", str(tmp_path),
+                             "--episodes", "3"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    video = imageio.get_reader(str(tmp_path / "lunar_lander.mp4"))
+    frames = [frame for frame in video]
+    assert video.get_meta_data()["codec"] == "h264" and len(frames) >= 100
+    gif = imageio.mimread(str(tmp_path / "lunar_lander.gif"))
+    assert len(gif) >= 50 and gif[0].shape[:2] == (200, 300)
+    assert "mean return" in result.stdout and "landed at rest" in result.stdout
