@@ -448,7 +448,7 @@ def plot_history(point_history, **kwargs):
     if only_mean and only_data:
         raise ValueError("plot_rolling_mean_only and plot_data_only cannot both be True")
 
-    episodes = np.arange(lower, upper)
+    episodes = np.arange(lower + 1, upper + 1)  # numbered from 1, as the training cell prints them
     shown = points[lower:upper]
     rolling_mean = pd.Series(shown).rolling(window, min_periods=1).mean()
     figure, axes = plt.subplots(figsize=(10, 5), facecolor="white")
@@ -567,7 +567,7 @@ def evaluate(env, q_network, seeds):
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, range, np.ndarray)) or len(seeds) == 0:
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
     for seed in seeds:
-        _check_int("each seed", int(seed) if isinstance(seed, np.integer) else seed, low=0)
+        _check_int("each seed", seed, low=0)
     policy_network = NumpyQNetwork(q_network)
     episodes = [play_episode(env, policy_network, seed=int(seed)) for seed in seeds]
     returns = np.array([e["total_points"] for e in episodes])

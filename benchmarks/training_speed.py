@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
-from notebook_tools import agent_namespace  # noqa: E402
+from notebook_tools import agent_namespace, new_training, training_episode  # noqa: E402
 
 import gym  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -173,29 +173,10 @@ def time_parts(seed):
 
 def solve(seed, max_episodes=2000):
     """Train with the notebook's loop until the last 100 episodes average 200; return (episodes, seconds)."""
-    random.seed(seed)
-    agent = agent_namespace(seed=seed)
-    q_network, target_q_network = agent["q_network"], agent["target_q_network"]
-    agent_learn, experience = agent["agent_learn"], agent["experience"]
-    target_q_network.set_weights(q_network.get_weights())
-    env = make_env(seed)
-    memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
-    policy_network = utils.NumpyQNetwork(q_network)
-    utils.limit_exhaust_particles(env)
+    agent, env, memory_buffer, policy_network = new_training(seed)
     epsilon, points, started = 1.0, [], time.perf_counter()
     for episode in range(1, max_episodes + 1):
-        state, total_points = env.reset(), 0.0
-        for t in range(1000):
-            action = utils.choose_action(state, epsilon, policy_network)
-            next_state, reward, done, _ = env.step(action)
-            memory_buffer.append(experience(state, action, reward, next_state, done))
-            if utils.check_update_conditions(t, agent["NUM_STEPS_FOR_UPDATE"], memory_buffer):
-                agent_learn(utils.get_experiences(memory_buffer), agent["GAMMA"])
-                policy_network.weights_changed()
-            state = next_state.copy()
-            total_points += reward
-            if done:
-                break
+        total_points = training_episode(env, agent, memory_buffer, policy_network, epsilon)
         points.append(total_points)
         epsilon = utils.get_new_eps(epsilon)
         if np.mean(points[-100:]) >= 200.0:

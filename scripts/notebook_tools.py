@@ -77,3 +77,46 @@ def agent_namespace(seed=None, notebook=None):
     for tag in ("experience", "agent-learn"):
         exec(tagged_cells(notebook, tag)[0].source, namespace)
     return namespace
+
+
+def training_episode(env, agent, memory_buffer, policy_network, epsilon):
+    """Play one episode of the notebook's training loop (section 9); return its total points.
+
+    agent is an agent_namespace(); memory_buffer a utils.ReplayMemory; policy_network the
+    utils.NumpyQNetwork of agent["q_network"].
+    """
+    import utils
+
+    state, total_points = env.reset(), 0.0
+    for t in range(1000):
+        action = utils.choose_action(state, epsilon, policy_network)
+        next_state, reward, done, _ = env.step(action)
+        memory_buffer.append(agent["experience"](state, action, reward, next_state, done))
+        if utils.check_update_conditions(t, agent["NUM_STEPS_FOR_UPDATE"], memory_buffer):
+            agent["agent_learn"](utils.get_experiences(memory_buffer), agent["GAMMA"])
+            policy_network.weights_changed()
+        state = next_state.copy()
+        total_points += reward
+        if done:
+            break
+    return total_points
+
+
+def new_training(seed):
+    """Set up the notebook's training from a seed: (agent, env, memory_buffer, policy_network).
+
+    Seeds Python's random, TensorFlow (the networks' first weights) and the environment; the
+    target network starts equal to the Q-network, as in the notebook's training cell.
+    """
+    import random
+
+    import gym
+    import utils
+
+    random.seed(seed)
+    agent = agent_namespace(seed=seed)
+    agent["target_q_network"].set_weights(agent["q_network"].get_weights())
+    env = utils.limit_exhaust_particles(gym.make("LunarLander-v2"))
+    env.reset(seed=seed)
+    memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
+    return agent, env, memory_buffer, utils.NumpyQNetwork(agent["q_network"])

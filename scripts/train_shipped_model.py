@@ -14,7 +14,6 @@ Usage: python scripts/train_shipped_model.py [--seed 0] [--episodes 1500] [--out
 """
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 import utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
-from notebook_tools import ROOT, agent_namespace  # noqa: E402
+from notebook_tools import ROOT, new_training, training_episode  # noqa: E402
 
 import gym  # noqa: E402
 import matplotlib  # noqa: E402
@@ -45,30 +44,12 @@ def score(table):
 
 def train(seed, episodes, every, out):
     """Train, keep the best network by evaluation on the selection seeds; return the run's record."""
-    random.seed(seed)
-    agent = agent_namespace(seed=seed)
-    q_network, target_q_network = agent["q_network"], agent["target_q_network"]
-    agent_learn, experience = agent["agent_learn"], agent["experience"]
-    target_q_network.set_weights(q_network.get_weights())
-    env = utils.limit_exhaust_particles(gym.make("LunarLander-v2"))
-    env.reset(seed=seed)
+    agent, env, memory_buffer, policy_network = new_training(seed)
+    q_network = agent["q_network"]
     evaluation_env = gym.make("LunarLander-v2")
-    memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
-    policy_network = utils.NumpyQNetwork(q_network)
     epsilon, points, solved_at, candidates, started = 1.0, [], None, [], time.time()
     for episode in range(1, episodes + 1):
-        state, total_points = env.reset(), 0.0
-        for t in range(1000):
-            action = utils.choose_action(state, epsilon, policy_network)
-            next_state, reward, done, _ = env.step(action)
-            memory_buffer.append(experience(state, action, reward, next_state, done))
-            if utils.check_update_conditions(t, agent["NUM_STEPS_FOR_UPDATE"], memory_buffer):
-                agent_learn(utils.get_experiences(memory_buffer), agent["GAMMA"])
-                policy_network.weights_changed()
-            state = next_state.copy()
-            total_points += reward
-            if done:
-                break
+        total_points = training_episode(env, agent, memory_buffer, policy_network, epsilon)
         points.append(total_points)
         epsilon = utils.get_new_eps(epsilon)
         average = float(np.mean(points[-100:]))

@@ -214,7 +214,7 @@ def test_plot_history_options():
     lines = lines_of(plt.gcf())
     assert list(lines) == ["Rolling mean (5 episodes)"]
     line = lines["Rolling mean (5 episodes)"]
-    assert line.get_xdata()[0] == 10 and line.get_xdata()[-1] == 59
+    assert line.get_xdata()[0] == 11 and line.get_xdata()[-1] == 60  # episodes are numbered from 1
     assert line.get_ydata()[-1] == pytest.approx(np.mean(range(55, 60)))
     plt.close("all")
     utils.plot_history(points, plot_data_only=True)
