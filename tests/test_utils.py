@@ -296,3 +296,14 @@ def test_limit_exhaust_particles_keeps_the_dynamics_and_bounds_the_world():
     assert plain_most > 100 and limited_most <= 30
     assert utils.limit_exhaust_particles(limited) is limited  # calling again changes nothing
     assert engine_heavy_run(limited, seed=11)[1] <= 30
+
+
+def test_agent_learn_is_traced_once(agent):
+    memory = utils.ReplayMemory(maxlen=200)
+    for record in make_experiences(200):
+        memory.append(record)
+    agent["agent_learn"](utils.get_experiences(memory), agent["GAMMA"])  # the first call builds Adam's slots
+    traced = agent["agent_learn"].experimental_get_tracing_count()
+    for batch_source in (memory, deque(make_experiences(100)), memory):
+        agent["agent_learn"](utils.get_experiences(batch_source), agent["GAMMA"])
+    assert agent["agent_learn"].experimental_get_tracing_count() == traced  # fixed shapes and dtypes
