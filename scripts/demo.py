@@ -1,9 +1,9 @@
 """Watch the shipped lander, no training: a landing video (mp4), an animated GIF and an evaluation table.
 
 Loads models/lunar_lander_model.h5, plays one greedy landing and writes build/lunar_lander.mp4
-and build/lunar_lander.gif, then evaluates the network on 20 fixed seeds.
+and build/lunar_lander.gif, then evaluates the network on 20 fixed seeds (or the ones you choose).
 
-Usage: python scripts/demo.py [--model PATH] [--build DIR] [--seed N] [--episodes N]
+Usage: python scripts/demo.py [--model PATH] [--build DIR] [--seed N] [--episodes N] [--first-seed N]
 """
 import argparse
 import os
@@ -32,6 +32,7 @@ def main():
     parser.add_argument("--build", type=Path, default=ROOT / "build")
     parser.add_argument("--seed", type=int, default=7, help="start of the landing shown (default 7)")
     parser.add_argument("--episodes", type=int, default=20, help="episodes of the evaluation (default 20)")
+    parser.add_argument("--first-seed", type=int, default=10_000, help="seed of the first of them (default 10000)")
     args = parser.parse_args()
     started = time.time()
 
@@ -45,7 +46,7 @@ def main():
           f"{landing['outcome']}.")
     print(f"  video {os.path.relpath(video)}\n  GIF   {os.path.relpath(gif)}")
 
-    seeds = range(10_000, 10_000 + args.episodes)
+    seeds = range(args.first_seed, args.first_seed + args.episodes)
     table = utils.evaluate(env, q_network, seeds)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(f"\nEvaluation of {os.path.relpath(args.model)}, greedy, seeds {seeds.start}..{seeds.stop - 1}:")
