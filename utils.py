@@ -123,14 +123,13 @@ class ReplayMemory:
     array lookups instead of 64 Python objects gathered one by one.
     """
 
-    def __init__(self, maxlen, state_size=STATE_SIZE):
+    def __init__(self, maxlen):
         _check_int("maxlen", maxlen, low=MINIBATCH_SIZE)
-        _check_int("state_size", state_size, low=1)
         self.maxlen = maxlen
-        self.states = np.zeros((maxlen, state_size), dtype=np.float32)
+        self.states = np.zeros((maxlen, STATE_SIZE), dtype=np.float32)
         self.actions = np.zeros(maxlen, dtype=np.float32)
         self.rewards = np.zeros(maxlen, dtype=np.float32)
-        self.next_states = np.zeros((maxlen, state_size), dtype=np.float32)
+        self.next_states = np.zeros((maxlen, STATE_SIZE), dtype=np.float32)
         self.done_vals = np.zeros(maxlen, dtype=np.float32)
         self._size = 0
         self._next = 0  # the slot the next experience goes to; the oldest is dropped when full
@@ -153,7 +152,7 @@ class ReplayMemory:
             self.rewards[i] = reward
             self.done_vals[i] = done
         except (TypeError, ValueError):
-            raise ValueError(f"experience must hold states of {self.states.shape[1]} numbers, a number reward "
+            raise ValueError(f"experience must hold states of {STATE_SIZE} numbers, a number reward "
                              f"and a bool done; got {experience!r}") from None
         self.actions[i] = action
         self._next = (i + 1) % self.maxlen
@@ -309,8 +308,8 @@ def check_exercises_done(q_network, target_q_network, optimizer, compute_loss):
             raise RuntimeError(f"Exercise 1 is not done yet: {name} has no layers. Fill in the cell marked "
                                "UNQ_C1, run it and its test, then run this cell again.")
     if not isinstance(optimizer, tf.keras.optimizers.Optimizer):
-        raise RuntimeError("Exercise 1 is not done yet: optimizer is None. Create the Adam optimizer in "
-                           "the cell marked UNQ_C1, run it, then run this cell again.")
+        raise RuntimeError(f"Exercise 1 is not done yet: optimizer is {optimizer!r}, not an optimizer. Create "
+                           "the Adam optimizer in the cell marked UNQ_C1, run it, then run this cell again.")
     batch = (tf.zeros((2, STATE_SIZE)), tf.zeros(2), tf.zeros(2), tf.zeros((2, STATE_SIZE)), tf.zeros(2))
     if compute_loss(batch, 0.9, q_network, target_q_network) is None:
         raise RuntimeError("Exercise 2 is not done yet: compute_loss returns None. Fill in the cell marked "

@@ -109,7 +109,7 @@ def test_running_training_before_the_exercises_says_so(agent):
     blank = tf.keras.Sequential([])
     with pytest.raises(RuntimeError, match="Exercise 1 is not done yet: q_network has no layers"):
         utils.check_exercises_done(blank, blank, None, None)
-    with pytest.raises(RuntimeError, match="Exercise 1 is not done yet: optimizer is None"):
+    with pytest.raises(RuntimeError, match="Exercise 1 is not done yet: optimizer is None, not an optimizer"):
         utils.check_exercises_done(agent["q_network"], agent["target_q_network"], None, None)
     with pytest.raises(RuntimeError, match="Exercise 2 is not done yet: compute_loss returns None"):
         utils.check_exercises_done(agent["q_network"], agent["target_q_network"], agent["optimizer"],
