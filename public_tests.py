@@ -99,6 +99,9 @@ def test_optimizer(target, ALPHA):
         raise TypeError(f"ALPHA must be a positive number (the learning rate), got {ALPHA!r}")
     _check(target is not None, "Exercise 1 is not done yet: optimizer is None. "
            "Create it with Adam(...) in the cell marked UNQ_C1.", HINT_1)
+    if isinstance(target, type):
+        raise AssertionError(f"optimizer is the class {target.__name__}, not an optimizer: call it, as in "
+                             f"Adam(learning_rate=ALPHA).\n{HINT_1}")
     _check(isinstance(target, tf.keras.optimizers.Adam)
            and not isinstance(target, tf.keras.optimizers.AdamW),
            f"Wrong optimizer: expected Adam, but found {type(target).__name__}.", HINT_1)

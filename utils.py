@@ -428,11 +428,16 @@ def plot_history(point_history, **kwargs):
         raise TypeError(f"plot_history got unknown options {sorted(unknown)}; allowed: {sorted(allowed)}")
     if isinstance(point_history, (str, bytes)) or not isinstance(point_history, (Sequence, np.ndarray)):
         raise TypeError(f"point_history must be a list of numbers, got {type(point_history).__name__}")
-    points = np.asarray(point_history, dtype=np.float64) if len(point_history) else np.zeros(0)
+    try:
+        points = np.asarray(point_history, dtype=np.float64) if len(point_history) else np.zeros(0)
+    except (TypeError, ValueError):
+        raise TypeError(f"point_history must be a list of numbers (points per episode), got {point_history!r:.80}") from None
     if points.ndim != 1:
         raise ValueError(f"point_history must be a flat list of numbers, got shape {points.shape}")
     if len(points) == 0:
         raise ValueError("point_history is empty: train for at least one episode before plotting")
+    if not np.isfinite(points).all():
+        raise ValueError(f"point_history must hold finite numbers; found {points[~np.isfinite(points)][:3]}")
     lower = kwargs.get("lower_limit", 0)
     upper = kwargs.get("upper_limit", len(points))
     _check_int("lower_limit", lower, low=0)

@@ -72,6 +72,7 @@ CATALOGUE = [
      "no bias"),
     # Exercise 1, the optimizer: wrong
     ("optimizer left as None", optimizer("None"), "not done yet"),
+    ("the Adam class, not called", optimizer("Adam"), "not an optimizer"),
     ("SGD", optimizer("tf.keras.optimizers.SGD(learning_rate=ALPHA)"), "Wrong optimizer"),
     ("RMSprop", optimizer("tf.keras.optimizers.RMSprop(learning_rate=ALPHA)"), "Wrong optimizer"),
     ("AdamW", optimizer("tf.keras.optimizers.AdamW(learning_rate=ALPHA)"), "Wrong optimizer"),

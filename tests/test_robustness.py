@@ -73,6 +73,8 @@ def network(hidden=64, seed=0):
     (lambda: utils.plot_history([]), ValueError, "point_history is empty"),
     (lambda: utils.plot_history(None), TypeError, "point_history must be a list"),
     (lambda: utils.plot_history([[1, 2], [3, 4]]), ValueError, "flat list"),
+    (lambda: utils.plot_history([1, None, 3]), ValueError, "point_history must hold finite numbers"),
+    (lambda: utils.plot_history(["a", "b"]), TypeError, "point_history must be a list of numbers"),
     (lambda: utils.plot_history([1, 2, 3], lower_limit=2, upper_limit=1), ValueError, "lower_limit < upper_limit"),
     (lambda: utils.plot_history([1, 2, 3], upper_limit=10), ValueError, "<= 3"),
     (lambda: utils.plot_history([1, 2, 3], window_size=0), ValueError, "window_size must be at least 1"),
