@@ -13,9 +13,9 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 
-if not os.environ.get("DISPLAY"):
-    # pygame opens a window even for rgb_array rendering; with no screen, draw off-screen.
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+# gym 0.24 opens a pygame window even to render frames into arrays; draw off-screen instead,
+# so no stray window appears on a desktop and no screen is needed on a server.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import gym  # before the filter below: importing gym puts its own DeprecationWarning filter first
