@@ -20,6 +20,7 @@ benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
 
 # The virtual environment, made again whenever requirements.txt changes.
 $(READY): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; choose it with PYTHON=python3.11")'
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
