@@ -266,6 +266,30 @@ def _diagnose(found):
     return names
 
 
+def _tiny_network(seed):
+    """A small Keras network with fixed initial weights (the global random state is left alone)."""
+    initializer = tf.keras.initializers.GlorotUniform(seed=seed)
+    return tf.keras.Sequential([tf.keras.Input(shape=(STATE_SIZE,)),
+                                tf.keras.layers.Dense(8, activation="relu", kernel_initializer=initializer),
+                                tf.keras.layers.Dense(NUM_ACTIONS, kernel_initializer=initializer)])
+
+
+def _check_gradients_flow(target, case):
+    """The loss must be a TensorFlow tensor whose gradient reaches every weight of the Q-network."""
+    q_network, target_network = _tiny_network(1), _tiny_network(2)
+    experiences = tuple(tf.constant(case[key], dtype=tf.float32)
+                        for key in ("states", "actions", "rewards", "next_states", "dones"))
+    with tf.GradientTape() as tape:
+        loss = target(experiences, case["gamma"], q_network, target_network)
+    _check(isinstance(loss, tf.Tensor),
+           f"compute_loss must return a TensorFlow tensor, but returned {type(loss).__name__}: the gradient "
+           "tape cannot follow numpy or Python numbers. Use MSE(y_targets, q_values).", HINT_2)
+    gradients = tape.gradient(loss, q_network.trainable_variables)
+    _check(all(g is not None for g in gradients) and any(float(tf.reduce_sum(tf.abs(g))) > 0 for g in gradients),
+           "No gradient flows from the loss to the Q-network's weights: compute the loss from q_values with "
+           "TensorFlow operations (MSE), without tf.stop_gradient or .numpy().", HINT_2)
+
+
 def test_compute_loss(target):
     """Check compute_loss on cases that separate the parts of the Bellman error."""
     _check(callable(target), f"compute_loss must be a function, but it is {type(target).__name__}.", HINT_2)
@@ -286,4 +310,5 @@ def test_compute_loss(target):
             summary = ("compute_loss is right where y is the rewards alone, but wrong elsewhere: check the "
                        "future term of y_targets, which must be gamma * max_qsa * (1 - done_vals).")
         raise AssertionError(summary + "\n" + "\n".join(lines) + f"\n{HINT_2}")
+    _check_gradients_flow(target, cases[0])
     _passed()

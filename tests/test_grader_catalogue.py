@@ -105,6 +105,8 @@ CATALOGUE = [
      "all four Q-values"),
     ("returns the targets", loss(loss="y_targets"), "single number"),
     ("returns the squared errors", loss(loss="tf.square(y_targets - q_values)"), "single number"),
+    ("loss computed in numpy", loss(loss="np.mean((y_targets.numpy() - q_values.numpy()) ** 2)"), "TensorFlow tensor"),
+    ("gradient stopped", loss(loss="MSE(y_targets, tf.stop_gradient(q_values))"), "No gradient flows"),
     ("Huber loss", loss(loss="tf.keras.losses.Huber()(y_targets, q_values)"), "rewards alone"),
     # Right answers, written in different ways
     ("hints' network", network(HINT_LAYERS), None),
