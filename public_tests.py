@@ -235,12 +235,16 @@ def _make_cases():
     return cases
 
 
+def _experiences(case):
+    """The case's mini-batch as compute_loss receives it: five float32 tensors."""
+    return tuple(tf.constant(case[key], dtype=tf.float32)
+                 for key in ("states", "actions", "rewards", "next_states", "dones"))
+
+
 def _run_answer(target, case):
     """Call the learner's compute_loss on a case; return its loss as a float, or raise AssertionError."""
-    experiences = tuple(tf.constant(case[key], dtype=tf.float32)
-                        for key in ("states", "actions", "rewards", "next_states", "dones"))
     try:
-        loss = target(experiences, case["gamma"], case["q"], case["target"])
+        loss = target(_experiences(case), case["gamma"], case["q"], case["target"])
     except Exception as error:
         raise AssertionError(f"compute_loss raised {type(error).__name__}: {error}\n"
                              f"(on {case['about']}). {HINT_2}") from None
@@ -277,10 +281,8 @@ def _tiny_network(seed):
 def _check_gradients_flow(target, case):
     """The loss must be a TensorFlow tensor whose gradient reaches every weight of the Q-network."""
     q_network, target_network = _tiny_network(1), _tiny_network(2)
-    experiences = tuple(tf.constant(case[key], dtype=tf.float32)
-                        for key in ("states", "actions", "rewards", "next_states", "dones"))
     with tf.GradientTape() as tape:
-        loss = target(experiences, case["gamma"], q_network, target_network)
+        loss = target(_experiences(case), case["gamma"], q_network, target_network)
     _check(isinstance(loss, tf.Tensor),
            f"compute_loss must return a TensorFlow tensor, but returned {type(loss).__name__}: the gradient "
            "tape cannot follow numpy or Python numbers. Use MSE(y_targets, q_values).", HINT_2)

@@ -82,7 +82,7 @@ def run_loop(kind, steps, seed, epsilon=1.0):
         act = lambda state, epsilon: utils.choose_action(state, epsilon, policy_network)
         learned = policy_network.weights_changed
 
-    warm_up(agent_learn, sample, experience)
+    warm_up(agent_learn, experience, gamma)
     done_steps, points = 0, []
     started = time.perf_counter()
     while done_steps < steps:
@@ -106,17 +106,15 @@ def run_loop(kind, steps, seed, epsilon=1.0):
     return steps / elapsed, len(points), float(np.mean(points)) if points else float("nan")
 
 
-def warm_up(agent_learn, sample, experience):
-    """Trace agent_learn once outside the timed region (both loops pay the same one-off cost)."""
+def warm_up(agent_learn, experience, gamma):
+    """Trace agent_learn once outside the timed region (both loops pay the same one-off cost).
+
+    Both samplers give float32 tensors of the same shapes, so this one trace serves either loop.
+    """
     records = deque(experience(np.zeros(8, np.float32), 0, 0.0, np.zeros(8, np.float32), False)
                     for _ in range(utils.MINIBATCH_SIZE))
-    if sample is utils.get_experiences:
-        memory = utils.ReplayMemory(maxlen=utils.MINIBATCH_SIZE)
-        for record in records:
-            memory.append(record)
-        records = memory
     state = random.getstate()
-    agent_learn(sample(records), 0.995)
+    agent_learn(utils.get_experiences(records), gamma)
     random.setstate(state)
 
 

@@ -3,7 +3,6 @@
 Each wrong answer must fail with an AssertionError whose message names the part that is wrong;
 each right answer must pass. The test prints the table.
 """
-import pytest
 
 import public_tests
 
@@ -145,7 +144,10 @@ CATALOGUE = [
 
 
 def grade(agent, kind, source):
-    """Run one answer through the grader: None when it passes, else the AssertionError's message."""
+    """Run one answer through the grader: None when it passes, else the AssertionError's message.
+
+    Any other exception propagates and fails the test: the grader answers only with AssertionErrors.
+    """
     namespace = dict(agent)
     exec(source, namespace)
     test = {"network": lambda: public_tests.test_network(namespace["q_network"]),
@@ -184,11 +186,3 @@ def test_catalogue(agent, capsys):
               f"{accepted}/{len(right)} right answers accepted")
         print("\n".join(rows))
     assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize("description, answer, expected", [e for e in CATALOGUE if e[2] is not None][:3])
-def test_wrong_answers_raise_assertion_errors_only(agent, description, answer, expected):
-    namespace = dict(agent)
-    exec(answer[1], namespace)
-    with pytest.raises(AssertionError):
-        public_tests.test_network(namespace["q_network"])
