@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
+DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run test demo benchmark clean
+.PHONY: run test test-browser check-platforms test-trixie demo benchmark clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) scripts/run_notebook.py
@@ -12,21 +13,29 @@ run: $(READY)  ## Execute the notebook end to end (training until solved); resul
 test: $(READY)  ## Run the test suite
 	$(PY) -m pytest tests
 
+test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chromium (needs Chromium)
+	$(PY) -m pytest tests -m browser
+
+check-platforms: $(DEV_READY)  ## Resolve the requirements for every supported platform and Python (uv)
+	cd scripts && ../$(PY) check_platforms.py
+
+test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
+	bash scripts/test_in_trixie.sh
+
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
 	$(PY) scripts/demo.py
 
 benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
 	$(PY) benchmarks/training_speed.py
 
-# The virtual environment, made again whenever requirements.txt changes.
+# The virtual environment, made again whenever requirements.txt changes (scripts/setup_env.py,
+# which README's Windows commands call too). It stops with one line on an unsupported machine.
 $(READY): requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; choose it with PYTHON=python3.11")'
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
-	touch $(READY)
+	$(PYTHON) scripts/setup_env.py
+
+# Test-only tools (Playwright, uv), on top of the learner's environment.
+$(DEV_READY): $(READY) requirements-dev.txt
+	$(PYTHON) scripts/setup_env.py --dev
 
 clean:
 	rm -rf build videos/*.mp4 .pytest_cache

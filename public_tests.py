@@ -24,6 +24,7 @@ def _passed():
 
 def _check(condition, message, hint):
     """Raise AssertionError(message + hint) unless condition holds."""
+    __tracebackhide__ = True  # IPython shows the learner's call and the message, not the grader's lines
     if not condition:
         raise AssertionError(f"{message}\n{hint}")
 
@@ -57,13 +58,14 @@ def _input_shape(model):
 
 def test_network(target):
     """Check a Q-network: Input of 8, Dense 64 relu, Dense 64 relu, Dense 4 linear."""
+    __tracebackhide__ = True
     _check(target is not None, "Exercise 1 is not done yet: the network is None. Build it with "
            "Sequential([...]) in the cell marked UNQ_C1.", HINT_1)
     _check(isinstance(target, tf.keras.Model),
            f"The network must be a Keras Sequential model, but it is a {type(target).__name__}.", HINT_1)
     layers = [layer for layer in target.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
-    _check(len(layers) > 0, "Exercise 1 is not done yet: the Sequential model has no layers. "
-           "Put the Input and three Dense layers between the START and END CODE HERE lines.", HINT_1)
+    _check(len(layers) > 0, "Exercise 1 is not done yet: the Sequential model has no layers. In the cell "
+           "marked UNQ_C1, put the Input and three Dense layers between the START and END CODE HERE lines.", HINT_1)
     kinds = [type(layer).__name__ for layer in layers]
     _check(len(layers) == 3,
            f"Wrong number of layers: expected 3 (Dense, Dense, Dense) after the Input, but found "
@@ -95,6 +97,7 @@ def test_network(target):
 
 def test_optimizer(target, ALPHA):
     """Check the optimizer: Adam, with learning rate ALPHA."""
+    __tracebackhide__ = True
     if isinstance(ALPHA, bool) or not isinstance(ALPHA, numbers.Real) or not ALPHA > 0:
         raise TypeError(f"ALPHA must be a positive number (the learning rate), got {ALPHA!r}")
     _check(target is not None, "Exercise 1 is not done yet: optimizer is None. "
@@ -243,13 +246,14 @@ def _experiences(case):
 
 def _run_answer(target, case):
     """Call the learner's compute_loss on a case; return its loss as a float, or raise AssertionError."""
+    __tracebackhide__ = True
     try:
         loss = target(_experiences(case), case["gamma"], case["q"], case["target"])
     except Exception as error:
         raise AssertionError(f"compute_loss raised {type(error).__name__}: {error}\n"
                              f"(on {case['about']}). {HINT_2}") from None
-    _check(loss is not None, "Exercise 2 is not done yet: compute_loss returns None. Fill in y_targets "
-           "and loss between the START and END CODE HERE lines.", HINT_2)
+    _check(loss is not None, "Exercise 2 is not done yet: compute_loss returns None. In the cell marked "
+           "UNQ_C2, fill in y_targets and loss between the START and END CODE HERE lines.", HINT_2)
     try:
         values = np.asarray(loss, dtype=np.float64)
     except (TypeError, ValueError):
@@ -280,6 +284,7 @@ def _tiny_network(seed):
 
 def _check_gradients_flow(target, case):
     """The loss must be a TensorFlow tensor whose gradient reaches every weight of the Q-network."""
+    __tracebackhide__ = True
     q_network, target_network = _tiny_network(1), _tiny_network(2)
     with tf.GradientTape() as tape:
         loss = target(_experiences(case), case["gamma"], q_network, target_network)
@@ -294,6 +299,7 @@ def _check_gradients_flow(target, case):
 
 def test_compute_loss(target):
     """Check compute_loss on cases that separate the parts of the Bellman error."""
+    __tracebackhide__ = True
     _check(callable(target), f"compute_loss must be a function, but it is {type(target).__name__}.", HINT_2)
     cases = _make_cases()
     found = [(case, _run_answer(target, case)) for case in cases]

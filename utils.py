@@ -5,6 +5,7 @@ arguments first and raises a ``ValueError``, ``TypeError`` or ``FileNotFoundErro
 that names the argument, what was expected and what came.
 """
 import base64
+import html
 import logging
 import numbers
 import os
@@ -16,7 +17,11 @@ from collections.abc import Sequence
 # gym 0.24 opens a pygame window even to render frames into arrays; draw off-screen instead,
 # so no stray window appears on a desktop and no screen is needed on a server.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+# TensorFlow's start-up messages (as in the notebook's first cell): log below warnings only, and no
+# oneDNN notice, which TensorFlow prints before its log settings apply. oneDNN's custom operations
+# change nothing for this network: the same weights, bit for bit (tests/test_utils.py).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import gym  # before the filter below: importing gym puts its own DeprecationWarning filter first
 import imageio.v2 as imageio
@@ -28,6 +33,10 @@ from IPython.display import HTML
 
 # Box2D's SWIG bindings warn on import under Python 3.11+; nothing a learner can act on.
 warnings.filterwarnings("ignore", message="builtin type .* has no __module__", category=DeprecationWarning)
+# Python 3.13: TensorFlow's AutoGraph, through gast 0.7, passes ast nodes a keyword they do not
+# take (serge-sans-paille/gast#104); gym's logger would show the warning in the training cell.
+warnings.filterwarnings("ignore", message=r".*__init__ got an unexpected keyword argument",
+                        category=DeprecationWarning, module="gast")
 
 SEED = 0              # seed for Python's random module (set on import) and the notebook
 MINIBATCH_SIZE = 64   # experiences per learning step
@@ -490,9 +499,12 @@ def embed_mp4(filename):
         raise FileNotFoundError(f"No video at {filename!r}: make it with utils.create_video first")
     with open(filename, "rb") as video:
         encoded = base64.b64encode(video.read()).decode("ascii")
+    # Jupyter hides a video in a notebook it does not trust (one reopened from disk, such as the
+    # executed notebook in build/) and shows the text inside <video> instead: say how to see it.
+    hidden = (f"The video is hidden because this notebook is not trusted. Run this cell again, or trust "
+              f"the notebook (JupyterLab: Trust Notebook in the command palette). It is saved in {filename}.")
     return HTML(f'<video width="600" height="400" controls>'
-                f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">'
-                f'Your browser cannot play this mp4 video.</video>')
+                f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">{html.escape(hidden)}</video>')
 
 
 # ----------------------------------------------------------------------------- playing

@@ -38,26 +38,33 @@ class EchoingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def interrupt_handler(client):
-    """First Ctrl-C interrupts the kernel (training stops, later cells run); the second aborts the run."""
-    def handle():
+def interrupt_handler(client, loop):
+    """First Ctrl-C interrupts the kernel (training stops, later cells run); the second aborts the run.
+
+    The kernel is interrupted the way Jupyter does it on each system (a signal on Linux and
+    macOS, an interrupt event on Windows); the handler may run outside the event loop.
+    """
+    def handle(*_):
         if handle.interrupted:
             print("\nAborting: keeping the cells that ran.", flush=True)
             client.km.provisioner.process.kill()
             return
         handle.interrupted = True
         print("\nInterrupting training (Ctrl-C again to abort)...", flush=True)
-        client.km.provisioner.process.send_signal(signal.SIGINT)
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(client.km.interrupt_kernel()))
     handle.interrupted = False
     return handle
 
 
 def install_interrupt_handler(client):
     """Replace nbclient's SIGINT handler (which shuts the kernel down) with interrupt_handler."""
-    handler = interrupt_handler(client)
-
     def on_notebook_start(notebook):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, handler)
+        loop = asyncio.get_running_loop()
+        handler = interrupt_handler(client, loop)
+        try:
+            loop.add_signal_handler(signal.SIGINT, handler)
+        except NotImplementedError:  # Windows: asyncio has no signal handlers there
+            signal.signal(signal.SIGINT, handler)
     client.on_notebook_start = on_notebook_start
 
 

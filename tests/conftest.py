@@ -5,6 +5,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+# The environment a learner's programs start with, taken before the settings below. A kernel
+# started under pytest would also see PYTEST_CURRENT_TEST, which turns off ipykernel's capture of
+# native stderr (TensorFlow's C++ messages): LEARNER_ENV never has it.
+LEARNER_ENV = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -14,7 +14,7 @@ import imageio.v2 as imageio
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import LEARNER_ENV, ROOT
 from notebook_tools import tagged_cells
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,8 @@ def outputs_text(cell):
 def short_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("run")
     work, build = project_copy(tmp_path), tmp_path / "build"
-    result = subprocess.run(runner(work, build, "--episodes", "3"), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(runner(work, build, "--episodes", "3"), capture_output=True, text=True, timeout=600,
+                            env=LEARNER_ENV)
     return result, work, build
 
 
@@ -102,7 +103,8 @@ def test_the_graded_cells_ran_the_hints_answers(short_run):
 
 def test_ctrl_c_stops_training_and_keeps_the_rest(tmp_path):
     work, build = project_copy(tmp_path), tmp_path / "build"
-    process = subprocess.Popen(runner(work, build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(runner(work, build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=LEARNER_ENV)
     seen = ""
     deadline = time.time() + 300
     while "Episode 5 |" not in seen and time.time() < deadline:

@@ -1,0 +1,67 @@
+"""Make the virtual environment .venv from the pinned requirements, on any supported machine.
+
+`make run`, `make test` and README's Windows commands all call this with the Python to build
+from. It does nothing when .venv is newer than the requirements; it stops with one plain line
+on a Python or machine the pins do not support (scripts/platforms.py).
+
+Usage: python scripts/setup_env.py [--dev]   (--dev adds requirements-dev.txt: Playwright, uv)
+"""
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+from platforms import main as check_platform
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STEPS = {  # requirements file -> the stamp that says it is installed
+    ROOT / "requirements.txt": VENV / ".ready",
+    ROOT / "requirements-dev.txt": VENV / ".dev-ready",
+}
+
+
+def venv_python(folder=VENV):
+    """The environment's interpreter: bin/python, or Scripts\\python.exe on Windows."""
+    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def is_current(requirements, stamp):
+    return stamp.exists() and stamp.stat().st_mtime >= requirements.stat().st_mtime
+
+
+def pip_install(requirements):
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True)
+
+
+def make_environment():
+    """Make .venv afresh with the learner's requirements and this environment's Jupyter kernel."""
+    shutil.rmtree(VENV, ignore_errors=True)
+    venv.create(VENV, with_pip=True)
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    pip_install(ROOT / "requirements.txt")
+    subprocess.run([str(venv_python()), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def main(argv):
+    if check_platform() != 0:
+        return 1
+    (learner, learner_stamp), (dev, dev_stamp) = STEPS.items()
+    if not is_current(learner, learner_stamp):
+        print(f"Making {VENV.name} from {learner.name} (a few minutes the first time)...", flush=True)
+        make_environment()
+        learner_stamp.touch()
+    if "--dev" in argv and not is_current(dev, dev_stamp):
+        pip_install(dev)
+        dev_stamp.touch()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"Set-up failed: {' '.join(error.cmd)} exited with {error.returncode} (see above).")

@@ -1,0 +1,400 @@
+"""The learner's path in a real browser: JupyterLab in headless Chromium, driven by Playwright.
+
+Run with `make test-browser` (not part of `make test`). JupyterLab runs from this environment
+on 127.0.0.1 with a token, over a copy of the project in a temporary folder, so nothing here
+writes into the working tree except the screenshots in build/browser/. Chromium is the
+system's (Debian's `chromium` package): the build Playwright downloads cannot play H.264.
+"""
+import difflib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from conftest import LEARNER_ENV, ROOT
+from notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebook, tagged_cells
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = ROOT / "build" / "browser"
+PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py")
+PROJECT_FOLDERS = ("images", "models", "videos")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+TRAINING_TIMEOUT_S = 900
+
+# Runs in the page: the cells of the open notebook, each with its tags, prompt and what it shows.
+CELLS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets.map(cell => ({
+    type: cell.model.type,
+    tags: cell.model.getMetadata('tags') || [],
+    source: cell.model.sharedModel.getSource(),
+    prompt: (cell.node.querySelector('.jp-InputPrompt') || {}).textContent || '',
+    output: (cell.node.querySelector('.jp-OutputArea') || {}).textContent || '',
+    stderr: cell.node.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]').length,
+}))"""
+KERNEL_STATUS_JS = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return kernel ? kernel.status : 'none';
+}"""
+# Runs in the page on a <video>: waits for data, plays 1.5 s, draws the frame shown into a canvas.
+VIDEO_JS = """async (video) => {
+    video.muted = true;
+    const waitFor = (event, ms) => new Promise(done => {
+        video.addEventListener(event, done, {once: true}); setTimeout(done, ms); });
+    if (video.readyState < 2 && !video.error) await waitFor('loadeddata', 10000);
+    const report = {readyState: video.readyState, duration: video.duration,
+                    width: video.videoWidth, height: video.videoHeight,
+                    error: video.error ? video.error.code : null, advanced: 0, spread: 0};
+    if (report.readyState < 2) return report;
+    const start = video.currentTime;
+    try { await video.play(); } catch (e) { report.error = String(e); return report; }
+    await new Promise(done => setTimeout(done, 1500));
+    video.pause();
+    report.advanced = video.currentTime - start;
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(video, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let low = 255, high = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+        const grey = (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
+        low = Math.min(low, grey); high = Math.max(high, grey);
+    }
+    report.spread = high - low;
+    return report;
+}"""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def project_copy(folder):
+    """Copy what a learner has (the notebook, utils, grader, images, models, videos) into folder."""
+    folder.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        shutil.copy(ROOT / name, folder / name)
+    for name in PROJECT_FOLDERS:
+        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("*.mp4"))
+    return folder
+
+
+def lab_settings(folder):
+    """JupyterLab user settings: autosave off (it would write outputs into the notebook), no news."""
+    plugins = {"@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+               "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
+                                                               "checkForUpdates": False}}
+    for plugin, settings in plugins.items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings))
+    return folder
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def chromium_path():
+    """The system Chromium, or a failure that says how to get it."""
+    found = os.environ.get("CHROMIUM") or next(
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if not found:
+        pytest.fail("make test-browser needs the system Chromium: `apt-get install chromium` on Debian or "
+                    "Ubuntu, or set CHROMIUM=/path/to/chromium (Playwright's own build cannot play H.264).")
+    return found
+
+
+def shoot(locator, name):
+    """Save a screenshot of an element into build/browser/ for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(SCREENSHOTS / name))
+
+
+def video_problems(video):
+    """Play a <video> element; return what is wrong with it, as sentences (empty when it plays)."""
+    video.scroll_into_view_if_needed()
+    report = video.evaluate(VIDEO_JS)
+    problems = []
+    if report["readyState"] < 2:
+        problems.append(f"the video has no frame to show (readyState {report['readyState']}, "
+                        f"error {report['error']})")
+        return problems
+    if not report["duration"] >= 1:
+        problems.append(f"the video lasts {report['duration']} s, expected at least 1 s")
+    if not report["advanced"] > 0:
+        problems.append(f"the video did not advance when played ({report['error'] or 'currentTime stood still'})")
+    if not report["spread"] > 32:
+        problems.append(f"the frame shown is blank (grey levels span {report['spread']:.0f} of 255)")
+    return problems
+
+
+def open_notebook(page, lab, path):
+    """Open a notebook in JupyterLab and wait until its kernel is idle."""
+    workspace = secrets.token_hex(4)  # a workspace of its own: no tabs restored from another scenario
+    page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{path}?token={lab['token']}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
+                           "&& window.jupyterapp.shell.currentWidget.content "
+                           "&& window.jupyterapp.shell.currentWidget.content.widgets.length > 0",
+                           timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === "
+                           "window.jupyterapp.shell.currentWidget.content.widgets.length")  # all cells attached
+    page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'idle'", timeout=60_000)
+
+
+def run_all_cells(page, timeout_s):
+    """Run all cells through JupyterLab's command registry; wait until the run and the kernel are done."""
+    page.evaluate("() => { window.runAllDone = false; window.jupyterapp.commands"
+                  ".execute('notebook:run-all-cells').finally(() => { window.runAllDone = true; }); }")
+    page.wait_for_function(f"() => window.runAllDone && ({KERNEL_STATUS_JS})() === 'idle' && ![...document"
+                           ".querySelectorAll('.jp-InputPrompt')].some(prompt => prompt.textContent.includes('*'))",
+                           timeout=timeout_s * 1000, polling=1000)
+    return page.evaluate(CELLS_JS)
+
+
+def cell_at(page, index):
+    """The page element of the notebook's cell number index (0-based)."""
+    return page.locator(f'.jp-Notebook .jp-Cell[data-windowed-list-index="{index}"]')
+
+
+def cell_locator(page, cells, tag):
+    """The page element of the one cell carrying tag."""
+    (index,) = [i for i, cell in enumerate(cells) if tag in cell["tags"]]
+    return cell_at(page, index)
+
+
+def type_answer(page, index, blank, answer):
+    """Turn cell number index from the blank into the answer by typing into its editor, as a person would.
+
+    Only the lines that differ are typed: a line of the blank is completed (its common start is
+    kept) and new lines follow with Enter, the editor indenting them.
+    """
+    blank_lines, answer_lines = blank.splitlines(), answer.splitlines()
+    edits = [op for op in difflib.SequenceMatcher(None, blank_lines, answer_lines, autojunk=False).get_opcodes()
+             if op[0] != "equal"]
+    assert all(tag == "replace" and i2 - i1 == 1 for tag, i1, i2, _, _ in edits), \
+        f"the hints' answer does not fill the blank line by line: {edits}"
+    # Select the cell and enter its editor (what a click into it does; the page may still be settling).
+    page.evaluate("index => { const notebook = window.jupyterapp.shell.currentWidget.content;"
+                  " notebook.activeCellIndex = index; notebook.mode = 'edit'; }", index)
+    page.wait_for_function("() => document.activeElement && document.activeElement.classList.contains('cm-content')")
+    for _, line, _, first, last in reversed(edits):  # from the bottom, so line numbers above stay valid
+        page.keyboard.press("Control+Home")
+        for _ in range(line):
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("End")
+        old, new = blank_lines[line], answer_lines[first:last]
+        kept = os.path.commonprefix([old, new[0]])
+        for _ in range(len(old) - len(kept)):
+            page.keyboard.press("Backspace")
+        page.keyboard.type(new[0][len(kept):])
+        for following in new[1:]:
+            page.keyboard.press("Enter")
+            page.keyboard.type(following.lstrip())
+    page.keyboard.press("Escape")
+
+
+def normalised(source):
+    return [line.strip() for line in source.splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab from this environment over a temporary folder; yields its url, token and folder."""
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    root.mkdir()
+    token, port = secrets.token_hex(16), free_port()
+    env = dict(LEARNER_ENV, JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+               JUPYTERLAB_SETTINGS_DIR=str(lab_settings(base / "settings")),
+               JUPYTER_CONFIG_DIR=str(base / "config"), JUPYTER_DATA_DIR=str(base / "data"),
+               JUPYTER_RUNTIME_DIR=str(base / "runtime"))
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend draws the plot into the page
+    # This environment's kernel, as `make run` uses it, even where the user has another "python3".
+    env["JUPYTER_PATH"] = os.pathsep.join([os.path.join(sys.prefix, "share", "jupyter"),
+                                           env.get("JUPYTER_PATH", "")])
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+               "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # JupyterLab refuses root otherwise (CI containers run as root)
+    log = (base / "jupyterlab.log").open("w")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                pytest.fail(f"JupyterLab did not start:\n{(base / 'jupyterlab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield {"url": url, "token": token, "root": root, "base": base}
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def saved_results(tmp_path_factory):
+    """What `make run` leaves, made the same way (scripts/run_notebook.py) with 3 episodes of training."""
+    base = tmp_path_factory.mktemp("saved")
+    work, build = project_copy(base / "project"), base / "build"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "run_notebook.py"), "--episodes", "3",
+                             "--workdir", str(work), "--build", str(build)],
+                            capture_output=True, text=True, timeout=600, env=LEARNER_ENV)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return build
+
+
+# ----------------------------------------------------------------------------- the video check
+
+def mp4_page(page, tmp_path, mp4_bytes):
+    """Show the notebook's own video player (utils.embed_mp4) for these mp4 bytes in the page."""
+    import utils
+
+    path = tmp_path / "video.mp4"
+    path.write_bytes(mp4_bytes)
+    html = tmp_path / "video.html"
+    html.write_text(f"<html><body>{utils.embed_mp4(str(path)).data}</body></html>")
+    page.goto(html.as_uri())
+    return page.locator("video")
+
+
+def test_the_video_check_fails_on_a_broken_mp4(page, tmp_path):
+    frames = [np.full((400, 600, 3), 40 + 5 * (i % 20), np.uint8) for i in range(60)]
+    imageio.mimsave(str(tmp_path / "good.mp4"), frames, fps=30, codec="libx264", pixelformat="yuv420p",
+                    macro_block_size=8, ffmpeg_log_level="error")
+    good = (tmp_path / "good.mp4").read_bytes()
+    broken = good[: len(good) // 3]  # cut short, as by a failed write
+    problems = video_problems(mp4_page(page, tmp_path, broken))
+    assert problems and "no frame" in problems[0]
+
+
+def test_the_video_check_fails_on_a_blank_video(page, tmp_path):
+    frames = [np.zeros((400, 600, 3), np.uint8)] * 60
+    imageio.mimsave(str(tmp_path / "blank.mp4"), frames, fps=30, codec="libx264", pixelformat="yuv420p",
+                    macro_block_size=8, ffmpeg_log_level="error")
+    problems = video_problems(mp4_page(page, tmp_path, (tmp_path / "blank.mp4").read_bytes()))
+    assert any("blank" in problem for problem in problems), problems
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+def test_run_all_on_the_blank_notebook_stops_at_exercise_1(page, lab):
+    project_copy(lab["root"] / "blank")
+    open_notebook(page, lab, f"blank/{NOTEBOOK.name}")
+    cells = run_all_cells(page, timeout_s=300)
+    (test_cell,) = [cell for cell in cells if "test" in cell["tags"] and "test_network(q_network)" in cell["source"]]
+    assert "Exercise 1 is not done yet" in test_cell["output"] and "UNQ_C1" in test_cell["output"]
+    assert "AssertionError" in test_cell["output"]
+    later = cells[cells.index(test_cell) + 1:]
+    assert not any(re.search(r"\[\d+\]", cell["prompt"]) for cell in later), "cells after the failing test ran"
+    shoot(cell_at(page, cells.index(test_cell)), "blank_notebook_exercise_1.png")
+
+
+def test_a_learner_does_the_exercises_and_trains(page, lab):
+    project_copy(lab["root"] / "learner")
+    open_notebook(page, lab, f"learner/{NOTEBOOK.name}")
+    notebook = load_notebook()
+    cells = page.evaluate(CELLS_JS)
+    for exercise in EXERCISES:
+        (blank,) = tagged_cells(notebook, "graded", exercise)
+        index = next(i for i, cell in enumerate(notebook.cells) if cell is blank)
+        answer = hint_answer(notebook, exercise)
+        type_answer(page, index, blank.source, answer)
+        typed = page.evaluate(CELLS_JS)[index]["source"]
+        assert normalised(typed) == normalised(answer), f"typing {exercise} gave:\n{typed}"
+
+    cells = run_all_cells(page, timeout_s=TRAINING_TIMEOUT_S)
+    code_cells = [cell for cell in cells if cell["type"] == "code"]
+    assert all(re.fullmatch(r"\[\d+\]:", cell["prompt"].strip()) for cell in code_cells), \
+        [cell["prompt"] for cell in code_cells]
+    assert [cell["stderr"] for cell in code_cells if cell["stderr"]] == [], \
+        "cells show errors or stderr:\n" + "\n".join(cell["output"][:500] for cell in code_cells if cell["stderr"])
+    text = "".join(cell["output"] for cell in cells)
+    assert text.count("All tests passed!") == 4
+    solved = re.search(r"Environment solved in (\d+) episodes", text)
+    assert solved and int(solved.group(1)) <= 2000, text[-2000:]
+    assert "Total Runtime" in text
+
+    shoot(cell_locator(page, cells, "training"), "training.png")
+    curve = cell_locator(page, cells, "learning-curve").locator(".jp-OutputArea img")
+    curve.scroll_into_view_if_needed()
+    assert curve.evaluate("image => image.complete && image.naturalWidth") > 0
+    shoot(curve, "learning_curve.png")
+
+    video = cell_locator(page, cells, "video").locator("video")
+    assert video_problems(video) == []
+    shoot(cell_locator(page, cells, "video"), "video.png")
+
+    table = cell_locator(page, cells, "evaluation").locator("table")
+    headers = table.locator("th").all_text_contents()
+    values = table.locator("tbody tr").first.locator("td").all_text_contents()
+    assert dict(zip(headers[1:], values))["episodes"] == "20", (headers, values)
+    shoot(cell_locator(page, cells, "evaluation"), "evaluation.png")
+    page.screenshot(path=str(SCREENSHOTS / "notebook.png"))
+
+
+def test_the_saved_html_plays_its_video(page, saved_results):
+    page.goto((saved_results / "C3_W3_A1_Assignment.html").as_uri())
+    video = page.locator("video")
+    assert video.count() == 1
+    assert video_problems(video) == []
+    shoot(video, "saved_html_video.png")
+
+
+def test_the_reopened_notebook_still_shows_the_video(page, lab, saved_results):
+    reopened = project_copy(lab["root"] / "reopened")
+    shutil.copy(saved_results / NOTEBOOK.name, reopened / NOTEBOOK.name)  # executed by nbclient: not trusted
+    open_notebook(page, lab, f"reopened/{NOTEBOOK.name}")
+    cells = page.evaluate(CELLS_JS)
+    video_cell = cell_locator(page, cells, "video")
+    if not video_cell.locator("video").count():  # hidden in an untrusted notebook: follow the advice shown
+        advice = video_cell.locator(".jp-OutputArea").text_content()
+        assert "Trust Notebook in the command palette" in advice, f"no video and no word on how to see it: {advice}"
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:trust'); }")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+    assert video_problems(video_cell.locator("video")) == []
+    shoot(video_cell, "reopened_video.png")
+
