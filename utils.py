@@ -535,28 +535,32 @@ def limit_exhaust_particles(env, max_particles=30):
     return env
 
 
-def play_episode(env, q_network, seed=None, render=False, max_steps=1000):
+def play_episode(env, q_network, seed=None, on_frame=None, max_steps=1000):
     """Play one greedy episode.
 
+    on_frame, when given, is called with each rendered frame (uint8 array (400, 600, 3)) as it
+    is drawn, the first state's included; nothing keeps the frames, so memory stays flat.
     Returns:
-        dict with total_points (float), steps (int), outcome ('landed', 'crashed', 'flew off',
-        'time limit' or 'other') and frames (list of uint8 arrays (400, 600, 3), empty unless render).
+        dict with total_points (float), steps (int) and outcome ('landed', 'crashed', 'flew off',
+        'time limit' or 'other').
     """
     _check_env(env)
+    if on_frame is not None and not callable(on_frame):
+        raise TypeError(f"on_frame must be a function of one frame, got {type(on_frame).__name__}")
     policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
     limit_exhaust_particles(env)
     state = env.reset(seed=seed) if seed is not None else env.reset()
-    frames = [env.render(mode="rgb_array")] if render else []
+    if on_frame:
+        on_frame(env.render(mode="rgb_array"))
     total_points, done, steps = 0.0, False, 0
     while not done and steps < max_steps:
         action = int(np.argmax(policy_network(state)))
         state, reward, done, info = env.step(action)
         total_points += reward
         steps += 1
-        if render:
-            frames.append(env.render(mode="rgb_array"))
-    return {"total_points": total_points, "steps": steps, "frames": frames,
-            "outcome": _episode_outcome(env, state, done, info)}
+        if on_frame:
+            on_frame(env.render(mode="rgb_array"))
+    return {"total_points": total_points, "steps": steps, "outcome": _episode_outcome(env, state, done, info)}
 
 
 def _episode_outcome(env, state, done, info):
@@ -576,16 +580,24 @@ def _episode_outcome(env, state, done, info):
 def evaluate(env, q_network, seeds):
     """Play one greedy episode per seed and summarise how well the agent lands.
 
+    The episodes run on a fresh environment of env's kind, so the table depends on the network
+    and the seeds alone, not on what was played on env before.
     Returns:
         pandas DataFrame of one row: episodes, mean and std of the return, share of returns
         >= 200, shares landed at rest, crashed or flown off, cut by the time limit, and mean length.
     """
+    _check_env(env)
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, range, np.ndarray)) or len(seeds) == 0:
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
     for seed in seeds:
         _check_int("each seed", seed, low=0)
     policy_network = NumpyQNetwork(q_network)
-    episodes = [play_episode(env, policy_network, seed=int(seed)) for seed in seeds]
+    own_env = gym.make(env.spec.id) if getattr(env, "spec", None) else env
+    try:
+        episodes = [play_episode(own_env, policy_network, seed=int(seed)) for seed in seeds]
+    finally:
+        if own_env is not env:
+            own_env.close()
     returns = np.array([e["total_points"] for e in episodes])
     outcomes = [e["outcome"] for e in episodes]
     share = lambda *names: sum(o in names for o in outcomes) / len(outcomes)
@@ -602,26 +614,42 @@ def evaluate(env, q_network, seeds):
     return pd.DataFrame([summary]).round(3)
 
 
+def _mp4_writer(filename, fps):
+    """An imageio writer of H.264 mp4 (yuv420p, which browsers play), making the folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
+    return imageio.get_writer(filename, fps=fps, codec="libx264", pixelformat="yuv420p",
+                              macro_block_size=8, ffmpeg_log_level="error")
+
+
 def write_video(filename, frames, fps=30):
     """Write frames (uint8 arrays of one shape) to an H.264 mp4 or an animated GIF, making the folder."""
     _check_path("filename", filename, (".mp4", ".gif"))
     _check_int("fps", fps, low=1)
     if len(frames) == 0:
         raise ValueError("frames is empty: nothing to write")
-    folder = os.path.dirname(os.path.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
     if str(filename).lower().endswith(".gif"):
+        os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
         imageio.mimsave(filename, frames, duration=1000 / fps, loop=0)
         return
-    with imageio.get_writer(filename, fps=fps, codec="libx264", pixelformat="yuv420p",
-                            macro_block_size=8, ffmpeg_log_level="error") as writer:
+    with _mp4_writer(filename, fps) as writer:
         for frame in frames:
             writer.append_data(frame)
 
 
-def create_video(filename, env, q_network, fps=30):
-    """Play one greedy episode and write every rendered frame to the mp4 file filename."""
+def create_video(filename, env, q_network, fps=30, seed=None, on_frame=None):
+    """Play one greedy episode and write every rendered frame to the mp4 file filename, as it is drawn.
+
+    seed fixes the episode's start; on_frame, when given, also receives each frame. Returns the
+    episode's summary (see play_episode).
+    """
     _check_path("filename", filename, (".mp4",))
     _check_int("fps", fps, low=1)
-    episode = play_episode(env, q_network, render=True)
-    write_video(filename, episode["frames"], fps=fps)
+    _check_env(env)
+    policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
+
+    with _mp4_writer(filename, fps) as writer:
+        def write_frame(frame):
+            writer.append_data(frame)
+            if on_frame:
+                on_frame(frame)
+        return play_episode(env, policy_network, seed=seed, on_frame=write_frame)

@@ -6,6 +6,7 @@ and build/lunar_lander.gif, then evaluates the network on 20 fixed seeds (or the
 Usage: python scripts/demo.py [--model PATH] [--build DIR] [--seed N] [--episodes N] [--first-seed N]
 """
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -21,11 +22,6 @@ import utils  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gif_frames(frames, every=2, shrink=2):
-    """Every `every`-th frame at 1/shrink of the size: a small GIF for a README."""
-    return [frame[::shrink, ::shrink] for frame in frames[::every]]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "lunar_lander_model.h5")
@@ -38,10 +34,15 @@ def main():
 
     q_network = utils.load_model(str(args.model))
     env = gym.make("LunarLander-v2")
-    landing = utils.play_episode(env, q_network, seed=args.seed, render=True)
     video, gif = args.build / "lunar_lander.mp4", args.build / "lunar_lander.gif"
-    utils.write_video(str(video), landing["frames"], fps=30)
-    utils.write_video(str(gif), gif_frames(landing["frames"]), fps=15)
+    gif_frames, frame_numbers = [], itertools.count()
+
+    def keep_for_gif(frame):
+        """Every other frame at half the size: a small GIF for a README."""
+        if next(frame_numbers) % 2 == 0:
+            gif_frames.append(frame[::2, ::2])
+    landing = utils.create_video(str(video), env, q_network, seed=args.seed, on_frame=keep_for_gif)
+    utils.write_video(str(gif), gif_frames, fps=15)
     print(f"Landing (seed {args.seed}): {landing['total_points']:.1f} points in {landing['steps']} steps, "
           f"{landing['outcome']}.")
     print(f"  video {os.path.relpath(video)}\n  GIF   {os.path.relpath(gif)}")

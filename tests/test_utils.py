@@ -2,15 +2,18 @@
 import base64
 import random
 import re
+import tracemalloc
 from collections import deque, namedtuple
 
 import imageio.v2 as imageio
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
 import utils
+from conftest import ROOT
 
 Experience = namedtuple("Experience", field_names=["state", "action", "reward", "next_state", "done"])
 
@@ -251,6 +254,37 @@ def test_create_video_writes_a_readable_mp4(tmp_path, env, agent):
     assert len(frames) >= 20
 
 
+def hovering_network():
+    """A hand-made Q-network that hovers: the main engine when low or falling, side engines against drift.
+
+    From seeds 0 to 5 its episodes all run to the 1000-step time limit.
+    """
+    weights, bias = np.zeros((8, 4), np.float32), np.zeros(4, np.float32)
+    weights[1, 2], weights[3, 2], bias[2] = -10.0, -20.0, 8.0  # y, y velocity -> main engine
+    weights[[2, 4, 5], 1] = 5.0, -10.0, -10.0                  # x velocity, angle, spin -> one side engine
+    weights[[2, 4, 5], 3] = -5.0, 10.0, 10.0                   # ... and the other
+    network = tf.keras.Sequential([tf.keras.Input(shape=(8,)), tf.keras.layers.Dense(4)])
+    network.set_weights([weights, bias])
+    return network
+
+
+def test_create_video_streams_a_long_episode_in_little_memory(tmp_path, env):
+    """1001 frames of 0.72 MB would take 720 MB if kept; written as drawn, the peak stays small."""
+    tracemalloc.start()
+    try:
+        probe = np.ones(50_000_000, np.uint8)  # the tracer sees numpy's memory (else this test proves nothing)
+        assert tracemalloc.get_traced_memory()[1] >= 50_000_000
+        del probe
+        tracemalloc.reset_peak()
+        episode = utils.create_video(str(tmp_path / "hover.mp4"), env, hovering_network(), seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert episode["steps"] == 1000 and episode["outcome"] == "time limit"
+    assert peak < 80e6, f"create_video's peak memory grew by {peak / 1e6:.0f} MB"
+    assert imageio.get_reader(str(tmp_path / "hover.mp4")).count_frames() == 1001
+
+
 def test_embed_mp4_inlines_the_file(tmp_path):
     filename = tmp_path / "clip.mp4"
     filename.write_bytes(b"\x00\x00\x00\x18ftypmp42 fake video bytes")
@@ -268,6 +302,21 @@ def test_evaluate_summarises_greedy_episodes(env, agent):
     assert all(0 <= share <= 1 for share in shares) and shares.sum() <= 1.0 + 1e-9
     again = utils.evaluate(env, agent["q_network"], range(3))
     assert again.equals(table)  # fixed seeds, greedy policy: the same table
+
+
+def test_evaluation_does_not_depend_on_what_was_played_before(tmp_path):
+    """The notebook plays its video on env right before the table: the table must not feel it."""
+    import gym
+
+    shipped, seeds = utils.load_model(str(ROOT / "models" / "lunar_lander_model.h5")), range(10_000, 10_020)
+    fresh = utils.evaluate(gym.make("LunarLander-v2"), shipped, seeds)
+    played = gym.make("LunarLander-v2")
+    utils.create_video(str(tmp_path / "unrelated.mp4"), played, shipped)
+    played.reset(seed=5)
+    for _ in range(300):
+        played.step(2)
+    after = utils.evaluate(played, shipped, seeds)
+    pd.testing.assert_frame_equal(after, fresh, check_exact=True)
 
 
 # --------------------------------------------------------------------------- limit_exhaust_particles
