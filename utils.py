@@ -12,6 +12,7 @@ import os
 import random
 import tempfile
 import warnings
+from collections import deque
 from collections.abc import Sequence
 
 # gym 0.24 opens a pygame window even to render frames into arrays; draw off-screen instead,
@@ -153,7 +154,8 @@ class ReplayMemory:
         except (TypeError, ValueError):
             raise TypeError("experience must be Experience(state, action, reward, next_state, done), "
                             f"got {experience!r}") from None
-        _check_action("experience.action", action)
+        if type(action) is not int or not 0 <= action < NUM_ACTIONS:  # the usual case costs one test
+            _check_action("experience.action", action)
         i = self._next
         try:
             self.states[i] = state
@@ -229,9 +231,11 @@ def check_update_conditions(t, num_steps_upd, memory_buffer):
     Returns:
         bool: (t + 1) % num_steps_upd == 0 and len(memory_buffer) > MINIBATCH_SIZE.
     """
-    _check_int("t", t, low=0)
-    _check_int("num_steps_upd", num_steps_upd, low=1)
-    _check_buffer(memory_buffer)
+    if not (type(t) is int and type(num_steps_upd) is int and t >= 0 and num_steps_upd >= 1
+            and type(memory_buffer) in (ReplayMemory, deque)):  # checked in full off the usual path
+        _check_int("t", t, low=0)
+        _check_int("num_steps_upd", num_steps_upd, low=1)
+        _check_buffer(memory_buffer)
     return (t + 1) % num_steps_upd == 0 and len(memory_buffer) > MINIBATCH_SIZE
 
 
@@ -243,6 +247,8 @@ def get_new_eps(epsilon):
 
 def _as_q_values(q_values):
     """Return q_values (tensor or array of shape (1, 4)) as a float vector of 4, or raise."""
+    if type(q_values) is np.ndarray and q_values.shape == (1, NUM_ACTIONS) and np.isfinite(q_values).all():
+        return q_values[0]  # the usual case, from NumpyQNetwork
     if q_values is None:
         raise TypeError("q_values is None: pass the Q-network's output for one state, shape (1, 4)")
     try:
@@ -286,7 +292,8 @@ def choose_action(state, epsilon, policy_network):
     Returns:
         int, the action.
     """
-    _check_number("epsilon", epsilon, 0.0, 1.0)
+    if type(epsilon) is not float or not 0.0 <= epsilon <= 1.0:  # checked in full off the usual path
+        _check_number("epsilon", epsilon, 0.0, 1.0)
     if not callable(policy_network):
         raise TypeError(f"policy_network must be callable (state -> Q-values), got {type(policy_network).__name__}")
     if random.random() > epsilon:
@@ -363,7 +370,10 @@ class NumpyQNetwork:
         """Return the Q-values of one state (vector of 8) as a float32 array of shape (1, 4)."""
         if self._layers is None:
             self._load_weights()
-        values = np.asarray(state, dtype=np.float32).reshape(1, -1)
+        if type(state) is np.ndarray and state.dtype == np.float32:
+            values = state.reshape(1, -1)  # the usual case, from the environment
+        else:
+            values = np.asarray(state, dtype=np.float32).reshape(1, -1)
         for kernel, bias, activation in self._layers:
             values = activation(values @ kernel + bias)
         return values

@@ -12,7 +12,7 @@ with --solve, trains with the notebook's loop until solved for 3 seeds.
 
 The last line printed is one JSON object with the figures.
 
-Usage: python benchmarks/training_speed.py [--steps N] [--solve] [--seeds 0 1 2]
+Usage: python benchmarks/training_speed.py [--steps N] [--rounds K] [--solve] [--seeds 0 1 2]
 """
 import argparse
 import json
@@ -51,12 +51,15 @@ def make_env(seed):
     return env
 
 
-def run_loop(kind, steps, seed, epsilon=1.0):
+def run_loop(kind, steps, seed, epsilon=1.0, eager=False):
     """Run `steps` environment steps of training with the course's or the notebook's loop.
 
-    epsilon is where epsilon starts (1.0 as in training; utils.E_MIN to time the greedy phase).
+    epsilon is where epsilon starts (1.0 as in training; utils.E_MIN to time the greedy phase);
+    eager runs agent_learn without its @tf.function (the decorator's effect).
 
-    Returns (steps per second, episodes finished, mean points of the finished episodes).
+    Returns a dict: steps_per_s, points (of each finished episode), actions (those taken, per
+    episode), learning_steps and learning_after (the step counts they followed), and the agent and
+    memory_buffer it ends with.
     """
     random.seed(seed)
     agent = agent_namespace(seed=seed)
@@ -83,17 +86,21 @@ def run_loop(kind, steps, seed, epsilon=1.0):
         learned = policy_network.weights_changed
 
     warm_up(agent_learn, experience, gamma)
-    done_steps, points = 0, []
+    learn = agent_learn.python_function if eager else agent_learn
+    done_steps, points, actions, learning_after = 0, [], [], []
     started = time.perf_counter()
     while done_steps < steps:
         state, total_points = env.reset(), 0.0
+        actions.append([])
         for t in range(1000):
             action = act(state, epsilon)
+            actions[-1].append(action)
             next_state, reward, done, _ = env.step(action)
             memory_buffer.append(experience(state, action, reward, next_state, done))
             if utils.check_update_conditions(t, update_every, memory_buffer):
-                agent_learn(sample(memory_buffer), gamma)
+                learn(sample(memory_buffer), gamma)
                 learned()
+                learning_after.append(done_steps + 1)
             state = next_state.copy()
             total_points += reward
             done_steps += 1
@@ -103,7 +110,51 @@ def run_loop(kind, steps, seed, epsilon=1.0):
             points.append(total_points)
             epsilon = utils.get_new_eps(epsilon)
     elapsed = time.perf_counter() - started
-    return steps / elapsed, len(points), float(np.mean(points)) if points else float("nan")
+    return {"steps_per_s": steps / elapsed, "points": points, "actions": actions,
+            "learning_steps": len(learning_after), "learning_after": learning_after, "agent": agent,
+            "memory_buffer": memory_buffer}
+
+
+def interleaved_floor_speed(run, seed):
+    """Like floor_speed, but each draw and learning step at its place among the environment steps, as in the loop.
+
+    The difference between the two floors is what interleaving costs: a learning step between
+    environment steps runs slower than one right after another (caches, TensorFlow's threads).
+    """
+    env = utils.limit_exhaust_particles(make_env(seed))
+    agent, memory_buffer = run["agent"], run["memory_buffer"]
+    learn_after = set(run["learning_after"])
+    started, step = time.perf_counter(), 0
+    for episode in run["actions"]:
+        env.reset()
+        for action in episode:
+            env.step(action)
+            step += 1
+            if step in learn_after:
+                agent["agent_learn"](utils.get_experiences(memory_buffer), agent["GAMMA"])
+    return step / (time.perf_counter() - started)
+
+
+def floor_speed(run, seed):
+    """Steps per second of the loop's unavoidable work: its environment steps and its learning steps.
+
+    Replays the actions a notebook-loop run took on the same environment (so the same states and
+    episodes), then times as many mini-batch draws and learning steps as it took; Python's loop
+    around them, the action choice and the replay memory's bookkeeping are left out.
+    """
+    env = utils.limit_exhaust_particles(make_env(seed))
+    started = time.perf_counter()
+    for episode in run["actions"]:
+        env.reset()
+        for action in episode:
+            env.step(action)
+    env_seconds = time.perf_counter() - started
+    agent, memory_buffer = run["agent"], run["memory_buffer"]
+    started = time.perf_counter()
+    for _ in range(run["learning_steps"]):
+        agent["agent_learn"](utils.get_experiences(memory_buffer), agent["GAMMA"])
+    learn_seconds = time.perf_counter() - started
+    return sum(map(len, run["actions"])) / (env_seconds + learn_seconds)
 
 
 def warm_up(agent_learn, experience, gamma):
@@ -182,42 +233,87 @@ def solve(seed, max_episodes=2000):
     return None, time.perf_counter() - started
 
 
+def spread(values):
+    """Median, minimum and maximum of values."""
+    return float(np.median(values)), float(min(values)), float(max(values))
+
+
+def interleaved_rounds(steps, seed, rounds):
+    """Course loop, notebook loop and the notebook loop's floor, in turn, `rounds` times (noise hits all)."""
+    results = []
+    for number in range(1, rounds + 1):
+        course = run_loop("course", steps, seed)
+        notebook = run_loop("notebook", steps, seed)
+        floor = floor_speed(notebook, seed)
+        results.append({"course": course["steps_per_s"], "notebook": notebook["steps_per_s"], "floor": floor,
+                        "interleaved_floor": interleaved_floor_speed(notebook, seed),
+                        "same_trajectory": course["points"] == notebook["points"]})
+        print(f"  round {number}: course {course['steps_per_s']:6.0f}, notebook {notebook['steps_per_s']:6.0f}, "
+              f"floor {floor:6.0f} steps/s; speedup {notebook['steps_per_s'] / course['steps_per_s']:5.2f}x, "
+              f"notebook at {notebook['steps_per_s'] / floor:.0%} of its floor", flush=True)
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6000, help="environment steps per loop (default 6000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the speed runs (default 0)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the two loops (default 5)")
     parser.add_argument("--solve", action="store_true", help="also train until solved with the notebook's loop")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --solve")
     args = parser.parse_args()
-    if args.steps < 100:
-        parser.error("--steps must be at least 100")
+    if args.steps < 100 or args.rounds < 1:
+        parser.error("--steps must be at least 100 and --rounds at least 1")
 
     print(f"{time.strftime('%Y-%m-%d')} | {platform.processor() or platform.machine()} | "
           f"Python {platform.python_version()} | TensorFlow {tf.__version__}")
-    print(f"\nLoops, {args.steps} environment steps each, seed {args.seed}:")
-    course_speed, course_episodes, _ = run_loop("course", args.steps, args.seed)
-    notebook_speed, notebook_episodes, _ = run_loop("notebook", args.steps, args.seed)
-    print(f"  {'course loop':40} {course_speed:8.0f} steps/s  ({course_episodes} episodes)")
-    print(f"  {'notebook loop':40} {notebook_speed:8.0f} steps/s  ({notebook_episodes} episodes)")
-    print(f"  {'speedup':40} {notebook_speed / course_speed:8.2f}x")
+    print(f"\nLoops, {args.steps} environment steps each, seed {args.seed}, {args.rounds} interleaved rounds:")
+    rounds = interleaved_rounds(args.steps, args.seed, args.rounds)
+    course_speed = float(np.median([r["course"] for r in rounds]))
+    notebook_speed = float(np.median([r["notebook"] for r in rounds]))
+    floor = float(np.median([r["floor"] for r in rounds]))
+    speedup_median, speedup_min, speedup_max = spread([r["notebook"] / r["course"] for r in rounds])
+    vs_floor = float(np.median([r["notebook"] / r["floor"] for r in rounds]))
+    interleaved = float(np.median([r["interleaved_floor"] for r in rounds]))
+    same = all(r["same_trajectory"] for r in rounds)
+    print(f"  median: course {course_speed:.0f}, notebook {notebook_speed:.0f}, floor {floor:.0f} steps/s")
+    print(f"  speedup median {speedup_median:.2f}x (min {speedup_min:.2f}x, max {speedup_max:.2f}x); "
+          f"notebook loop at {vs_floor:.0%} of its floor (median of the rounds)")
+    print(f"  interleaved floor (each learning step at its place among the env steps) {interleaved:.0f} steps/s: "
+          f"notebook loop at {notebook_speed / interleaved:.0%} of it")
+    print(f"  the two loops played the same episodes, point for point: {same}")
+
     print(f"\nGreedy phase (epsilon {utils.E_MIN} throughout, a Q-value computed every step), same steps:")
-    greedy_course, _, _ = run_loop("course", args.steps, args.seed, epsilon=utils.E_MIN)
-    greedy_notebook, _, _ = run_loop("notebook", args.steps, args.seed, epsilon=utils.E_MIN)
+    greedy_course = run_loop("course", args.steps, args.seed, epsilon=utils.E_MIN)["steps_per_s"]
+    greedy_notebook = run_loop("notebook", args.steps, args.seed, epsilon=utils.E_MIN)["steps_per_s"]
     print(f"  {'course loop':40} {greedy_course:8.0f} steps/s")
     print(f"  {'notebook loop':40} {greedy_notebook:8.0f} steps/s")
     print(f"  {'speedup':40} {greedy_notebook / greedy_course:8.2f}x")
+
+    print("\nThe @tf.function decorator of agent_learn: each loop with and without it, same steps:")
+    slowdown = {}
+    for kind in ("course", "notebook"):
+        compiled = run_loop(kind, args.steps, args.seed)["steps_per_s"]
+        eager = run_loop(kind, args.steps, args.seed, eager=True)["steps_per_s"]
+        slowdown[kind] = compiled / eager
+        print(f"  {kind + ' loop':16} {compiled:6.0f} steps/s with it, {eager:6.0f} without: "
+              f"training takes {slowdown[kind]:.1f}x as long without it")
 
     print("\nParts, milliseconds per call (median of 5 rounds):")
     parts = time_parts(args.seed)
     for name, milliseconds in parts.items():
         print(f"  {name:58} {milliseconds:7.3f} ms")
 
-    result = {"steps": args.steps, "course_loop_steps_per_s": round(course_speed, 1),
-              "notebook_loop_steps_per_s": round(notebook_speed, 1),
-              "speedup": round(notebook_speed / course_speed, 2),
+    result = {"steps": args.steps, "rounds": args.rounds, "course_loop_steps_per_s": round(course_speed, 1),
+              "notebook_loop_steps_per_s": round(notebook_speed, 1), "speedup": round(speedup_median, 2),
+              "speedup_median": round(speedup_median, 2), "speedup_min": round(speedup_min, 2),
+              "speedup_max": round(speedup_max, 2), "floor_steps_per_s": round(floor, 1),
+              "notebook_vs_floor": round(vs_floor, 3), "interleaved_floor_steps_per_s": round(interleaved, 1),
+              "same_trajectory": same,
               "greedy_course_loop_steps_per_s": round(greedy_course, 1),
               "greedy_notebook_loop_steps_per_s": round(greedy_notebook, 1),
               "greedy_speedup": round(greedy_notebook / greedy_course, 2),
+              "no_tf_function_slowdown": {kind: round(value, 2) for kind, value in slowdown.items()},
               "parts_ms": {name: round(value, 4) for name, value in parts.items()}}
     if args.solve:
         print("\nSolving with the notebook's loop:")

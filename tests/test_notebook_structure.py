@@ -102,6 +102,26 @@ def test_images_exist(notebook):
     from conftest import ROOT
     markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     images = re.findall(r'src="(images/[^"]+)"', markdown)
-    assert len(images) == 3
+    assert sorted(set(images)) == ["images/deep_q_algorithm.png", "images/lunar_lander.gif",
+                                   "images/lunar_lander.png", "images/rl_loop.png"]
     for image in images:
         assert (ROOT / image).is_file(), image
+
+
+def test_the_training_cell_follows_the_algorithm_line_by_line(notebook):
+    """Fig 3 stands right above the training cell, whose comments number the algorithm's lines 1 to 16."""
+    (training,) = tagged_cells(notebook, "training")
+    position = notebook.cells.index(training)
+    assert 'src="images/deep_q_algorithm.png"' in notebook.cells[position - 1].source
+    numbered = re.findall(r"# Lines? (\d+)(?: to (\d+))?:", training.source)
+    covered = [n for first, last in numbered for n in range(int(first), int(last or first) + 1)]
+    assert covered == list(range(1, 17)), covered
+    walkthrough = next(cell.source for cell in notebook.cells if cell.source.startswith('<a name="9">'))
+    for line in ("Line 1", "Line 7", "Line 9", "Line 10", "Lines 11 to 14", "Lines 15 and 16"):
+        assert f"**{line}," in walkthrough, line
+    assert walkthrough.index("Line 10") < walkthrough.index("Four details that make training fast")
+
+
+def test_section_3_shows_the_lander_in_motion(notebook):
+    section = next(cell.source for cell in notebook.cells if "## 3 - The Lunar Lander Environment" in cell.source)
+    assert 'src="images/lunar_lander.gif"' in section
