@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run test test-browser check-platforms test-trixie demo benchmark clean
+.PHONY: run test test-browser check-platforms test-trixie lint demo benchmark clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
-	$(PY) scripts/run_notebook.py
+	$(PY) -m scripts.run_notebook
 
 test: $(READY)  ## Run the test suite
 	$(PY) -m pytest tests
@@ -17,25 +17,28 @@ test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chr
 	$(PY) -m pytest tests -m browser
 
 check-platforms: $(DEV_READY)  ## Resolve the requirements for every supported platform and Python (uv)
-	cd scripts && ../$(PY) check_platforms.py
+	$(PY) -m scripts.check_platforms
+
+lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml
+	$(PY) -m ruff check .
 
 test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
 	bash scripts/test_in_trixie.sh
 
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
-	$(PY) scripts/demo.py
+	$(PY) -m scripts.demo
 
 benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
-	$(PY) benchmarks/training_speed.py
+	$(PY) -m benchmarks.training_speed
 
 # The virtual environment, made again whenever requirements.txt changes (scripts/setup_env.py,
 # which README's Windows commands call too). It stops with one line on an unsupported machine.
 $(READY): requirements.txt
-	$(PYTHON) scripts/setup_env.py
+	$(PYTHON) -m scripts.setup_env
 
-# Test-only tools (Playwright, uv), on top of the learner's environment.
+# Test-only tools (Playwright, uv, ruff), on top of the learner's environment.
 $(DEV_READY): $(READY) requirements-dev.txt
-	$(PYTHON) scripts/setup_env.py --dev
+	$(PYTHON) -m scripts.setup_env --dev
 
 clean:
 	rm -rf build videos/*.mp4 .pytest_cache

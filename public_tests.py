@@ -57,7 +57,8 @@ def _input_shape(model):
 
 
 def test_network(target):
-    """Check a Q-network: Input of 8, Dense 64 relu, Dense 64 relu, Dense 4 linear."""
+    """Check the learner's Q-network (target: the model under test): Input of 8, Dense 64 relu, Dense 64
+    relu, Dense 4 linear."""
     __tracebackhide__ = True
     _check(target is not None, "Exercise 1 is not done yet: the network is None. Build it with "
            "Sequential([...]) in the cell marked UNQ_C1.", HINT_1)
@@ -79,7 +80,7 @@ def test_network(target):
            f"Wrong input shape: expected (None, {STATE_SIZE}) (a batch of states of {STATE_SIZE} numbers), "
            f"but found {shape}. Use Input(shape=state_size).", HINT_1)
     expected = [(64, "relu"), (64, "relu"), (NUM_ACTIONS, "linear")]
-    for number, (layer, (units, activation)) in enumerate(zip(layers, expected), start=1):
+    for number, (layer, (units, activation)) in enumerate(zip(layers, expected, strict=True), start=1):
         _check(layer.units == units,
                f"Wrong number of units in Dense layer {number}: expected {units}, but found {layer.units}.",
                HINT_1)
@@ -96,7 +97,7 @@ def test_network(target):
 
 
 def test_optimizer(target, ALPHA):
-    """Check the optimizer: Adam, with learning rate ALPHA."""
+    """Check the learner's optimizer (target: the optimizer under test): Adam, with learning rate ALPHA."""
     __tracebackhide__ = True
     if isinstance(ALPHA, bool) or not isinstance(ALPHA, numbers.Real) or not ALPHA > 0:
         raise TypeError(f"ALPHA must be a positive number (the learning rate), got {ALPHA!r}")
@@ -156,17 +157,17 @@ class _ConstantNetwork(_StandInNetwork):
     predict = __call__
 
 
-def _loss(case, *, targets_from="target", next_input="next_states", reduce=np.max, reward=True,
+def _loss(case, *, targets_from="target_network", next_input="next_states", reduce=np.max, reward=True,
           discount=True, mask="not done", mask_rewards=False, gather=True, error="mse"):
     """The loss of a case, computed right (the defaults) or with one of the usual mistakes."""
-    network = case["target"] if targets_from == "target" else case["q"]
+    network = case[targets_from]
     future = reduce(network.numpy(case[next_input]), axis=-1)
     weights = {"not done": 1 - case["dones"], "done": case["dones"], "none": 1.0}[mask]
     gamma = case["gamma"] if discount else 1.0
     y = (case["rewards"] if reward else 0.0) + gamma * future * weights
     if mask_rewards:
         y = y * weights
-    q_all = case["q"].numpy(case["states"])
+    q_all = case["q_network"].numpy(case["states"])
     if gather:
         q = q_all[np.arange(len(q_all)), case["actions"].astype(int)]
         difference = y - q
@@ -185,11 +186,11 @@ _MISTAKES = {
     "the targets leave out the rewards: y = rewards + ...": {"reward": False},
     "the targets leave out the discount gamma": {"discount": False},
     "the targets use the Q-network; they must use the target network (max_qsa as given)":
-        {"targets_from": "q"},
+        {"targets_from": "q_network"},
     "the targets use the states; they must use the next states (max_qsa as given)":
         {"next_input": "states"},
     "the targets use the Q-network on the states; they must use max_qsa as given":
-        {"next_input": "states", "targets_from": "q"},
+        {"next_input": "states", "targets_from": "q_network"},
     "the targets use the mean over actions; they must use the max (max_qsa as given)": {"reduce": np.mean},
     "the targets use the min over actions; they must use the max (max_qsa as given)": {"reduce": np.min},
     "the loss compares y with all four Q-values; use the gathered q_values of the actions taken":
@@ -216,7 +217,7 @@ def _make_cases():
                 "dones": dones}
 
     q_network, target_network = _StandInNetwork(rng, 1.5), _StandInNetwork(rng, 2.5)
-    nets = {"q": q_network, "target": target_network}
+    nets = {"q_network": q_network, "target_network": target_network}
     cases = [
         dict(batch(0.05), gamma=0.995, **nets,
              about="a mini-batch where a few episodes are done (gamma 0.995)"),
@@ -225,14 +226,14 @@ def _make_cases():
              about="a mini-batch where every episode is done, so y must be the rewards alone"),
         dict(batch(0.5), gamma=0.0, **nets, about="gamma 0, so y must be the rewards alone"),
         dict(batch(0.25), gamma=0.5, **nets, about="a quarter of the episodes done (gamma 0.5)"),
-        dict(batch(1.0), gamma=0.995, q=_ConstantNetwork(1.0), target=_ConstantNetwork(1.0),
+        dict(batch(1.0), gamma=0.995, q_network=_ConstantNetwork(1.0), target_network=_ConstantNetwork(1.0),
              about="every episode done and networks that always answer 1: the loss is mean((r - 1)^2)"),
     ]
-    ones = batch(0.05)
-    cases.append(dict(ones, rewards=np.ones(BATCH_SIZE, np.float32), gamma=0.0, q=_ConstantNetwork(1.0),
-                      target=_ConstantNetwork(1.0), about="rewards 1, gamma 0, networks of ones: the loss is 0"))
-    cases.append(dict(ones, rewards=np.zeros(BATCH_SIZE, np.float32), gamma=0.0, q=_ConstantNetwork(1.0),
-                      target=_ConstantNetwork(1.0), about="rewards 0, gamma 0, networks of ones: the loss is 1"))
+    ones = dict(batch(0.05), gamma=0.0, q_network=_ConstantNetwork(1.0), target_network=_ConstantNetwork(1.0))
+    cases.append(dict(ones, rewards=np.ones(BATCH_SIZE, np.float32),
+                      about="rewards 1, gamma 0, networks of ones: the loss is 0"))
+    cases.append(dict(ones, rewards=np.zeros(BATCH_SIZE, np.float32),
+                      about="rewards 0, gamma 0, networks of ones: the loss is 1"))
     for case in cases:
         case["rewards_only"] = case["gamma"] == 0.0 or bool(case["dones"].all())
     return cases
@@ -244,11 +245,11 @@ def _experiences(case):
                  for key in ("states", "actions", "rewards", "next_states", "dones"))
 
 
-def _run_answer(target, case):
+def _run_answer(compute_loss, case):
     """Call the learner's compute_loss on a case; return its loss as a float, or raise AssertionError."""
     __tracebackhide__ = True
     try:
-        loss = target(_experiences(case), case["gamma"], case["q"], case["target"])
+        loss = compute_loss(_experiences(case), case["gamma"], case["q_network"], case["target_network"])
     except Exception as error:
         raise AssertionError(f"compute_loss raised {type(error).__name__}: {error}\n"
                              f"(on {case['about']}). {HINT_2}") from None
@@ -282,12 +283,12 @@ def _tiny_network(seed):
                                 tf.keras.layers.Dense(NUM_ACTIONS, kernel_initializer=initializer)])
 
 
-def _check_gradients_flow(target, case):
+def _check_gradients_flow(compute_loss, case):
     """The loss must be a TensorFlow tensor whose gradient reaches every weight of the Q-network."""
     __tracebackhide__ = True
     q_network, target_network = _tiny_network(1), _tiny_network(2)
     with tf.GradientTape() as tape:
-        loss = target(_experiences(case), case["gamma"], q_network, target_network)
+        loss = compute_loss(_experiences(case), case["gamma"], q_network, target_network)
     _check(isinstance(loss, tf.Tensor),
            f"compute_loss must return a TensorFlow tensor, but returned {type(loss).__name__}: the gradient "
            "tape cannot follow numpy or Python numbers. Use MSE(y_targets, q_values).", HINT_2)
@@ -298,7 +299,8 @@ def _check_gradients_flow(target, case):
 
 
 def test_compute_loss(target):
-    """Check compute_loss on cases that separate the parts of the Bellman error."""
+    """Check the learner's compute_loss (target: the function under test) on cases that separate the parts
+    of the Bellman error."""
     __tracebackhide__ = True
     _check(callable(target), f"compute_loss must be a function, but it is {type(target).__name__}.", HINT_2)
     cases = _make_cases()

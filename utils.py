@@ -44,6 +44,9 @@ MINIBATCH_SIZE = 64   # experiences per learning step
 TAU = 1e-3            # soft update rate of the target network
 E_DECAY = 0.995       # multiplicative decay of epsilon after each episode
 E_MIN = 0.01          # epsilon never goes below this
+SOLVED_POINTS = 200.0  # solved: the last SOLVED_WINDOW episodes average at least this many points
+SOLVED_WINDOW = 100
+MAX_EPISODE_STEPS = 1000  # gym cuts a LunarLander-v2 episode after this many steps
 
 STATE_SIZE = 8
 NUM_ACTIONS = 4
@@ -95,7 +98,8 @@ def _as_state(name, state):
 def _check_action(name, action):
     """Raise unless action is one of 0, 1, 2, 3."""
     if isinstance(action, bool) or not isinstance(action, numbers.Integral):
-        raise TypeError(f"{name} must be an integer action 0..{NUM_ACTIONS - 1}, got {type(action).__name__} {action!r}")
+        raise TypeError(f"{name} must be an integer action 0..{NUM_ACTIONS - 1}, "
+                        f"got {type(action).__name__} {action!r}")
     if not 0 <= action < NUM_ACTIONS:
         raise ValueError(f"{name} must be an action in 0..{NUM_ACTIONS - 1}, got {action}")
 
@@ -239,10 +243,17 @@ def check_update_conditions(t, num_steps_upd, memory_buffer):
     return (t + 1) % num_steps_upd == 0 and len(memory_buffer) > MINIBATCH_SIZE
 
 
-def get_new_eps(epsilon):
-    """Return the next episode's epsilon: max(E_MIN, E_DECAY * epsilon), for epsilon in [0, 1]."""
+def get_new_eps(epsilon, decay=E_DECAY, minimum=E_MIN):
+    """Return the next episode's epsilon: max(minimum, decay * epsilon), for epsilon in [0, 1]."""
     _check_number("epsilon", epsilon, 0.0, 1.0)
-    return max(E_MIN, E_DECAY * epsilon)
+    _check_number("decay", decay, 0.0, 1.0)
+    _check_number("minimum", minimum, 0.0, 1.0)
+    return max(minimum, decay * epsilon)
+
+
+def is_solved(point_history):
+    """True when the last SOLVED_WINDOW episodes average at least SOLVED_POINTS (the notebook's test)."""
+    return len(point_history) > 0 and float(np.mean(point_history[-SOLVED_WINDOW:])) >= SOLVED_POINTS
 
 
 def _as_q_values(q_values):
@@ -301,20 +312,21 @@ def choose_action(state, epsilon, policy_network):
     return random.choice(range(NUM_ACTIONS))
 
 
-def update_target_network(q_network, target_q_network):
-    """Soft-update the target network in place: w_target <- TAU * w + (1 - TAU) * w_target.
+def update_target_network(q_network, target_q_network, tau=TAU):
+    """Soft-update the target network in place: w_target <- tau * w + (1 - tau) * w_target.
 
     Works eagerly and inside @tf.function. Both networks must have weights of the same shapes.
     """
     _check_model("q_network", q_network)
     _check_model("target_q_network", target_q_network)
+    _check_number("tau", tau, 0.0, 1.0)
     shapes = [tuple(w.shape) for w in q_network.weights]
     target_shapes = [tuple(w.shape) for w in target_q_network.weights]
     if shapes != target_shapes:
         raise ValueError("q_network and target_q_network must have the same architecture; "
                          f"weight shapes {shapes} vs {target_shapes}")
-    for weights, target_weights in zip(q_network.weights, target_q_network.weights):
-        target_weights.assign(TAU * weights + (1.0 - TAU) * target_weights)
+    for weights, target_weights in zip(q_network.weights, target_q_network.weights, strict=True):
+        target_weights.assign(tau * weights + (1.0 - tau) * target_weights)
 
 
 def check_exercises_done(q_network, target_q_network, optimizer, compute_loss):
@@ -363,8 +375,8 @@ class NumpyQNetwork:
         """Copy the network's current weights into numpy arrays, (kernel, bias) per layer."""
         flat = self._read_weights().numpy()
         arrays = [flat[start:end].reshape(shape)
-                  for start, end, shape in zip(self._offsets[:-1], self._offsets[1:], self._shapes)]
-        self._layers = list(zip(arrays[::2], arrays[1::2], self._activations))
+                  for start, end, shape in zip(self._offsets[:-1], self._offsets[1:], self._shapes, strict=True)]
+        self._layers = list(zip(arrays[::2], arrays[1::2], self._activations, strict=True))
 
     def __call__(self, state):
         """Return the Q-values of one state (vector of 8) as a float32 array of shape (1, 4)."""
@@ -432,59 +444,57 @@ def load_model(filename):
 
 # ----------------------------------------------------------------------------- display
 
-def plot_history(point_history, **kwargs):
-    """Plot the total points of each episode and their rolling mean.
+def plot_history(point_history, *, lower_limit=0, upper_limit=None, window_size=None,
+                 plot_rolling_mean_only=False, plot_data_only=False, ax=None):
+    """Plot the total points of each episode and their rolling mean; return the Figure.
 
     Args:
         point_history: sequence of numbers, the total points of each episode.
         lower_limit, upper_limit: int, the slice of episodes to show (default: all).
         window_size: int, episodes in the rolling mean (default: 10% of the episodes shown).
         plot_rolling_mean_only, plot_data_only: bool, draw only one of the two lines.
+        ax: matplotlib Axes to draw into (default: a new figure, which a notebook shows once,
+            as the cell's result).
     """
-    allowed = {"lower_limit", "upper_limit", "window_size", "plot_rolling_mean_only", "plot_data_only"}
-    unknown = set(kwargs) - allowed
-    if unknown:
-        raise TypeError(f"plot_history got unknown options {sorted(unknown)}; allowed: {sorted(allowed)}")
     if isinstance(point_history, (str, bytes)) or not isinstance(point_history, (Sequence, np.ndarray)):
         raise TypeError(f"point_history must be a list of numbers, got {type(point_history).__name__}")
     try:
         points = np.asarray(point_history, dtype=np.float64) if len(point_history) else np.zeros(0)
     except (TypeError, ValueError):
-        raise TypeError(f"point_history must be a list of numbers (points per episode), got {point_history!r:.80}") from None
+        raise TypeError("point_history must be a list of numbers (points per episode), "
+                        f"got {point_history!r:.80}") from None
     if points.ndim != 1:
         raise ValueError(f"point_history must be a flat list of numbers, got shape {points.shape}")
     if len(points) == 0:
         raise ValueError("point_history is empty: train for at least one episode before plotting")
     if not np.isfinite(points).all():
         raise ValueError(f"point_history must hold finite numbers; found {points[~np.isfinite(points)][:3]}")
-    lower = kwargs.get("lower_limit", 0)
-    upper = kwargs.get("upper_limit", len(points))
-    _check_int("lower_limit", lower, low=0)
+    upper = len(points) if upper_limit is None else upper_limit
+    _check_int("lower_limit", lower_limit, low=0)
     _check_int("upper_limit", upper, low=0)
-    if not lower < upper <= len(points):
+    if not lower_limit < upper <= len(points):
         raise ValueError(f"need 0 <= lower_limit < upper_limit <= {len(points)} (episodes in point_history), "
-                         f"got lower_limit={lower}, upper_limit={upper}")
-    window = kwargs.get("window_size", max(1, (upper - lower) // 10))
+                         f"got lower_limit={lower_limit}, upper_limit={upper}")
+    window = max(1, (upper - lower_limit) // 10) if window_size is None else window_size
     _check_int("window_size", window, low=1)
-    only_mean = kwargs.get("plot_rolling_mean_only", False)
-    only_data = kwargs.get("plot_data_only", False)
-    if only_mean and only_data:
+    if plot_rolling_mean_only and plot_data_only:
         raise ValueError("plot_rolling_mean_only and plot_data_only cannot both be True")
 
-    episodes = np.arange(lower + 1, upper + 1)  # numbered from 1, as the training cell prints them
-    shown = points[lower:upper]
+    episodes = np.arange(lower_limit + 1, upper + 1)  # numbered from 1, as the training cell prints them
+    shown = points[lower_limit:upper]
     rolling_mean = pd.Series(shown).rolling(window, min_periods=1).mean()
-    figure, axes = plt.subplots(figsize=(10, 5), facecolor="white")
-    if not only_mean:
-        axes.plot(episodes, shown, color="cyan", linewidth=1, label="Points per episode")
-    if not only_data:
-        axes.plot(episodes, rolling_mean, color="magenta", linewidth=2,
-                  label=f"Rolling mean ({window} episodes)")
-    axes.set_xlabel("Episode")
-    axes.set_ylabel("Total Points")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    plt.show()
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(10, 5), facecolor="white")
+        plt.close(figure)  # shown once, as the returned Figure, not a second time by pyplot
+    if not plot_rolling_mean_only:
+        ax.plot(episodes, shown, color="cyan", linewidth=1, label="Points per episode")
+    if not plot_data_only:
+        ax.plot(episodes, rolling_mean, color="magenta", linewidth=2, label=f"Rolling mean ({window} episodes)")
+    ax.set_xlabel("Episode")
+    ax.set_ylabel("Total Points")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax.figure
 
 
 def display_table(initial_state, action, next_state, reward, done):
@@ -495,7 +505,7 @@ def display_table(initial_state, action, next_state, reward, done):
     _check_number("reward", reward)
     if not isinstance(done, (bool, np.bool_)):
         raise TypeError(f"done must be True or False, got {type(done).__name__} {done!r}")
-    rows = {name: (f"{a:.3f}", f"{b:.3f}") for name, a, b in zip(STATE_NAMES, initial, following)}
+    rows = {name: (f"{a:.3f}", f"{b:.3f}") for name, a, b in zip(STATE_NAMES, initial, following, strict=True)}
     rows["Action"] = (f"{action}: {ACTION_NAMES[action]}", "")
     rows["Reward"] = ("", f"{float(reward):.3f}")
     rows["Episode terminated"] = ("", str(bool(done)))
@@ -545,7 +555,7 @@ def limit_exhaust_particles(env, max_particles=30):
     return env
 
 
-def play_episode(env, q_network, seed=None, on_frame=None, max_steps=1000):
+def play_episode(env, q_network, seed=None, on_frame=None, max_steps=MAX_EPISODE_STEPS):
     """Play one greedy episode.
 
     on_frame, when given, is called with each rendered frame (uint8 array (400, 600, 3)) as it
@@ -610,7 +620,9 @@ def evaluate(env, q_network, seeds):
             own_env.close()
     returns = np.array([e["total_points"] for e in episodes])
     outcomes = [e["outcome"] for e in episodes]
-    share = lambda *names: sum(o in names for o in outcomes) / len(outcomes)
+
+    def share(*names):
+        return sum(o in names for o in outcomes) / len(outcomes)
     summary = {
         "episodes": len(episodes),
         "mean return": returns.mean(),

@@ -1,37 +1,37 @@
 """Training speed: the course's loop against the notebook's loop, in the same run.
 
 Both loops run the same algorithm (the notebook's own networks, compute_loss and agent_learn)
-from the same seed for the same number of environment steps, epsilon starting at 1 and
-decaying after each episode as in training:
+from the same seed for the same episodes, epsilon starting at 1 and decaying after each
+episode as in training:
 - the course loop calls the Keras Q-network eagerly on every step, picks the action with
   utils.get_action, keeps experiences in a deque and draws mini-batches object by object;
-- the notebook loop is the notebook's training cell: utils.ReplayMemory, utils.NumpyQNetwork,
-  utils.choose_action and utils.limit_exhaust_particles.
-It also times the parts (environment step, action selection, sampling, learning step) and,
-with --solve, trains with the notebook's loop until solved for 3 seeds.
+- the notebook loop is the notebook's training cell itself (its episode, taken from the cell by
+  scripts.notebook_tools): utils.ReplayMemory, utils.NumpyQNetwork, utils.choose_action and
+  utils.limit_exhaust_particles.
+The two loops run in turn for --rounds rounds, next to the notebook loop's floor (its
+environment and learning steps alone). It also measures the greedy phase, the @tf.function
+decorator's effect and the parts, and with --solve trains until solved for 3 seeds.
 
 The last line printed is one JSON object with the figures.
 
-Usage: python benchmarks/training_speed.py [--steps N] [--rounds K] [--solve] [--seeds 0 1 2]
+Usage: python -m benchmarks.training_speed [--steps N] [--rounds K] [--solve] [--seeds 0 1 2]
 """
 import argparse
 import json
 import platform
 import random
-import sys
 import time
 from collections import deque
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-import utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
-from notebook_tools import agent_namespace, new_training, training_episode  # noqa: E402
+import utils  # first: it sets TensorFlow's logging before TensorFlow loads
 
-import gym  # noqa: E402
-import tensorflow as tf  # noqa: E402
+# isort: split
+import gym
+import tensorflow as tf
+
+from scripts.notebook_tools import agent_namespace, new_training, training_episode_function
 
 
 def course_get_experiences(memory_buffer):
@@ -51,110 +51,123 @@ def make_env(seed):
     return env
 
 
-def run_loop(kind, steps, seed, epsilon=1.0, eager=False):
-    """Run `steps` environment steps of training with the course's or the notebook's loop.
-
-    epsilon is where epsilon starts (1.0 as in training; utils.E_MIN to time the greedy phase);
-    eager runs agent_learn without its @tf.function (the decorator's effect).
-
-    Returns a dict: steps_per_s, points (of each finished episode), actions (those taken, per
-    episode), learning_steps and learning_after (the step counts they followed), and the agent and
-    memory_buffer it ends with.
-    """
+def setup(seed, eager):
+    """The notebook's agent from a seed, its target network equal to its Q-network; eager: no @tf.function."""
     random.seed(seed)
     agent = agent_namespace(seed=seed)
-    q_network, target_q_network = agent["q_network"], agent["target_q_network"]
-    agent_learn, experience = agent["agent_learn"], agent["experience"]
-    gamma, update_every = agent["GAMMA"], agent["NUM_STEPS_FOR_UPDATE"]
-    target_q_network.set_weights(q_network.get_weights())
-    env = make_env(seed)
+    agent["target_q_network"].set_weights(agent["q_network"].get_weights())
+    warm_up(agent["agent_learn"], agent["experience"], agent["GAMMA"])
+    if eager:
+        agent["agent_learn"] = agent["agent_learn"].python_function
+        agent["episode"] = training_episode_function(agent)
+    return agent
 
+
+def course_episode(env, epsilon, memory_buffer, agent):
+    """One episode of the course's loop: an eager Keras call for every action, a deque, its sampler."""
+    q_network, experience = agent["q_network"], agent["experience"]
+    state, total_points = env.reset(), 0.0
+    for t in range(utils.MAX_EPISODE_STEPS):
+        q_values = q_network(np.expand_dims(state, axis=0))
+        action = utils.get_action(q_values, epsilon)
+        next_state, reward, done, _ = env.step(action)
+        memory_buffer.append(experience(state, action, reward, next_state, done))
+        if utils.check_update_conditions(t, agent["NUM_STEPS_FOR_UPDATE"], memory_buffer):
+            agent["agent_learn"](course_get_experiences(memory_buffer), agent["GAMMA"])
+        state = next_state.copy()
+        total_points += reward
+        if done:
+            break
+    return total_points
+
+
+def run_loop(kind, seed, steps=None, episodes=None, epsilon=1.0, decay=True, eager=False):
+    """Train with the course's or the notebook's loop for whole episodes, until `steps` steps or `episodes` episodes.
+
+    The notebook loop is the training cell's own episode (scripts.notebook_tools); epsilon starts
+    at `epsilon` and, with decay, shrinks after each episode as in training. eager runs
+    agent_learn without its @tf.function (the decorator's effect).
+    Returns a dict: steps_per_s, steps, points (of each episode), and the agent and memory_buffer.
+    """
+    agent = setup(seed, eager)
+    env = make_env(seed)
     if kind == "course":
         memory_buffer = deque(maxlen=agent["MEMORY_SIZE"])
-        sample = course_get_experiences
 
-        def act(state, epsilon):
-            q_values = q_network(np.expand_dims(state, axis=0))
-            return utils.get_action(q_values, epsilon)
-        learned = lambda: None
+        def play(epsilon):
+            return course_episode(env, epsilon, memory_buffer, agent)
     else:
         memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
-        sample = utils.get_experiences
-        policy_network = utils.NumpyQNetwork(q_network)
+        policy_network = utils.NumpyQNetwork(agent["q_network"])
         utils.limit_exhaust_particles(env)
-        act = lambda state, epsilon: utils.choose_action(state, epsilon, policy_network)
-        learned = policy_network.weights_changed
 
-    warm_up(agent_learn, experience, gamma)
-    learn = agent_learn.python_function if eager else agent_learn
-    done_steps, points, actions, learning_after = 0, [], [], []
-    started = time.perf_counter()
-    while done_steps < steps:
-        state, total_points = env.reset(), 0.0
-        actions.append([])
-        for t in range(1000):
-            action = act(state, epsilon)
-            actions[-1].append(action)
-            next_state, reward, done, _ = env.step(action)
-            memory_buffer.append(experience(state, action, reward, next_state, done))
-            if utils.check_update_conditions(t, update_every, memory_buffer):
-                learn(sample(memory_buffer), gamma)
-                learned()
-                learning_after.append(done_steps + 1)
-            state = next_state.copy()
-            total_points += reward
-            done_steps += 1
-            if done or done_steps == steps:
-                break
-        if done:
-            points.append(total_points)
+        def play(epsilon):
+            return agent["episode"](env, epsilon, memory_buffer, policy_network)
+    points, started = [], time.perf_counter()
+    while (steps is None or len(memory_buffer) < steps) and (episodes is None or len(points) < episodes):
+        points.append(play(epsilon))
+        if decay:
             epsilon = utils.get_new_eps(epsilon)
     elapsed = time.perf_counter() - started
-    return {"steps_per_s": steps / elapsed, "points": points, "actions": actions,
-            "learning_steps": len(learning_after), "learning_after": learning_after, "agent": agent,
-            "memory_buffer": memory_buffer}
+    return {"steps_per_s": len(memory_buffer) / elapsed, "steps": len(memory_buffer), "points": points,
+            "agent": agent, "memory_buffer": memory_buffer}
 
 
-def interleaved_floor_speed(run, seed):
-    """Like floor_speed, but each draw and learning step at its place among the environment steps, as in the loop.
+def episodes_of(run):
+    """The actions of a notebook run, episode by episode, and the steps after which it learned (line 10's rule)."""
+    memory_buffer, update_every = run["memory_buffer"], run["agent"]["NUM_STEPS_FOR_UPDATE"]
+    count = len(memory_buffer)
+    actions, ends = memory_buffer.actions[:count].astype(int), np.flatnonzero(memory_buffer.done_vals[:count]) + 1
+    episodes = [actions[start:end].tolist() for start, end in zip(np.r_[0, ends[:-1]], ends, strict=True)]
+    learning_after, step = [], 0
+    for episode in episodes:
+        for t in range(len(episode)):
+            step += 1
+            if (t + 1) % update_every == 0 and step > utils.MINIBATCH_SIZE:
+                learning_after.append(step)
+    return episodes, learning_after
 
-    The difference between the two floors is what interleaving costs: a learning step between
-    environment steps runs slower than one right after another (caches, TensorFlow's threads).
-    """
+
+def replay(run, seed, learn_after=()):
+    """Replay a notebook run's actions on a fresh environment, learning after the given steps; return seconds."""
     env = utils.limit_exhaust_particles(make_env(seed))
     agent, memory_buffer = run["agent"], run["memory_buffer"]
-    learn_after = set(run["learning_after"])
+    episodes, _ = episodes_of(run)
+    learn_after = set(learn_after)
     started, step = time.perf_counter(), 0
-    for episode in run["actions"]:
+    for episode in episodes:
         env.reset()
         for action in episode:
             env.step(action)
             step += 1
             if step in learn_after:
                 agent["agent_learn"](utils.get_experiences(memory_buffer), agent["GAMMA"])
-    return step / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def floor_speed(run, seed):
     """Steps per second of the loop's unavoidable work: its environment steps and its learning steps.
 
     Replays the actions a notebook-loop run took on the same environment (so the same states and
-    episodes), then times as many mini-batch draws and learning steps as it took; Python's loop
-    around them, the action choice and the replay memory's bookkeeping are left out.
+    episodes), then times as many mini-batch draws and learning steps as it took, one after
+    another; Python's loop around them, the action choice and the replay memory's bookkeeping are
+    left out.
     """
-    env = utils.limit_exhaust_particles(make_env(seed))
-    started = time.perf_counter()
-    for episode in run["actions"]:
-        env.reset()
-        for action in episode:
-            env.step(action)
-    env_seconds = time.perf_counter() - started
+    env_seconds = replay(run, seed)
     agent, memory_buffer = run["agent"], run["memory_buffer"]
     started = time.perf_counter()
-    for _ in range(run["learning_steps"]):
+    for _ in episodes_of(run)[1]:
         agent["agent_learn"](utils.get_experiences(memory_buffer), agent["GAMMA"])
-    learn_seconds = time.perf_counter() - started
-    return sum(map(len, run["actions"])) / (env_seconds + learn_seconds)
+    return run["steps"] / (env_seconds + time.perf_counter() - started)
+
+
+def interleaved_floor_speed(run, seed):
+    """Like floor_speed, but each learning step at its place among the environment steps, as in the loop.
+
+    The difference between the two floors is what interleaving costs: a learning step between
+    environment steps runs slower than one right after another (caches, TensorFlow's threads).
+    """
+    return run["steps"] / replay(run, seed, learn_after=episodes_of(run)[1])
 
 
 def warm_up(agent_learn, experience, gamma):
@@ -221,14 +234,13 @@ def time_parts(seed):
 
 
 def solve(seed, max_episodes=2000):
-    """Train with the notebook's loop until the last 100 episodes average 200; return (episodes, seconds)."""
+    """Train with the notebook's loop until solved (utils.is_solved); return (episodes, seconds)."""
     agent, env, memory_buffer, policy_network = new_training(seed)
     epsilon, points, started = 1.0, [], time.perf_counter()
     for episode in range(1, max_episodes + 1):
-        total_points = training_episode(env, agent, memory_buffer, policy_network, epsilon)
-        points.append(total_points)
+        points.append(agent["episode"](env, epsilon, memory_buffer, policy_network))
         epsilon = utils.get_new_eps(epsilon)
-        if np.mean(points[-100:]) >= 200.0:
+        if utils.is_solved(points):
             return episode, time.perf_counter() - started
     return None, time.perf_counter() - started
 
@@ -242,11 +254,12 @@ def interleaved_rounds(steps, seed, rounds):
     """Course loop, notebook loop and the notebook loop's floor, in turn, `rounds` times (noise hits all)."""
     results = []
     for number in range(1, rounds + 1):
-        course = run_loop("course", steps, seed)
-        notebook = run_loop("notebook", steps, seed)
+        notebook = run_loop("notebook", seed, steps=steps)
+        course = run_loop("course", seed, episodes=len(notebook["points"]))
         floor = floor_speed(notebook, seed)
         results.append({"course": course["steps_per_s"], "notebook": notebook["steps_per_s"], "floor": floor,
                         "interleaved_floor": interleaved_floor_speed(notebook, seed),
+                        "episodes": len(notebook["points"]),
                         "same_trajectory": course["points"] == notebook["points"]})
         print(f"  round {number}: course {course['steps_per_s']:6.0f}, notebook {notebook['steps_per_s']:6.0f}, "
               f"floor {floor:6.0f} steps/s; speedup {notebook['steps_per_s'] / course['steps_per_s']:5.2f}x, "
@@ -284,8 +297,10 @@ def main():
     print(f"  the two loops played the same episodes, point for point: {same}")
 
     print(f"\nGreedy phase (epsilon {utils.E_MIN} throughout, a Q-value computed every step), same steps:")
-    greedy_course = run_loop("course", args.steps, args.seed, epsilon=utils.E_MIN)["steps_per_s"]
-    greedy_notebook = run_loop("notebook", args.steps, args.seed, epsilon=utils.E_MIN)["steps_per_s"]
+    greedy = run_loop("notebook", args.seed, steps=args.steps, epsilon=utils.E_MIN, decay=False)
+    greedy_notebook = greedy["steps_per_s"]
+    greedy_course = run_loop("course", args.seed, episodes=len(greedy["points"]), epsilon=utils.E_MIN,
+                             decay=False)["steps_per_s"]
     print(f"  {'course loop':40} {greedy_course:8.0f} steps/s")
     print(f"  {'notebook loop':40} {greedy_notebook:8.0f} steps/s")
     print(f"  {'speedup':40} {greedy_notebook / greedy_course:8.2f}x")
@@ -293,8 +308,9 @@ def main():
     print("\nThe @tf.function decorator of agent_learn: each loop with and without it, same steps:")
     slowdown = {}
     for kind in ("course", "notebook"):
-        compiled = run_loop(kind, args.steps, args.seed)["steps_per_s"]
-        eager = run_loop(kind, args.steps, args.seed, eager=True)["steps_per_s"]
+        episodes = rounds[0]["episodes"]  # the episodes the rounds played
+        compiled = run_loop(kind, args.seed, episodes=episodes)["steps_per_s"]
+        eager = run_loop(kind, args.seed, episodes=episodes, eager=True)["steps_per_s"]
         slowdown[kind] = compiled / eager
         print(f"  {kind + ' loop':16} {compiled:6.0f} steps/s with it, {eager:6.0f} without: "
               f"training takes {slowdown[kind]:.1f}x as long without it")

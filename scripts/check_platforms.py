@@ -6,14 +6,14 @@ wheels only (gym and gym-notices aside: pure-Python source packages, nothing to 
 Prints the matrix; exits 1 when a supported cell fails to resolve. The unsupported targets
 and Python 3.14 are resolved too, and shown, so the table says why they are left out.
 
-Usage: python scripts/check_platforms.py   (needs uv: `make check-platforms` installs it)
+Usage: python -m scripts.check_platforms   (needs uv: `make check-platforms` installs it)
 """
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from platforms import PYTHONS, SUPPORTED, UNSUPPORTED
+from scripts.platforms import PYTHONS, SUPPORTED, UNSUPPORTED
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ONLY = ("gym", "gym-notices")  # pure Python, published as source only
@@ -30,8 +30,8 @@ def resolve(target, python):
                    "--no-header", "--no-annotate", "-o", str(output)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            reason = next((line.strip() for line in result.stderr.splitlines() if "cause:" in line or "Because" in line),
-                          result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output")
+            lines = result.stderr.strip().splitlines() or ["no output"]
+            reason = next((line.strip() for line in lines if "cause:" in line or "Because" in line), lines[-1])
             return False, reason.removeprefix("cause: ")
         return True, output.read_text()
 

@@ -3,21 +3,18 @@
 Loads models/lunar_lander_model.h5, plays one greedy landing and writes build/lunar_lander.mp4
 and build/lunar_lander.gif, then evaluates the network on 20 fixed seeds (or the ones you choose).
 
-Usage: python scripts/demo.py [--model PATH] [--build DIR] [--seed N] [--episodes N] [--first-seed N]
+Usage: python -m scripts.demo [--model PATH] [--build DIR] [--seed N] [--episodes N] [--first-seed N]
 """
 import argparse
 import itertools
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import gym  # noqa: E402
-import pandas as pd  # noqa: E402
+import gym
+import pandas as pd
 
-import utils  # noqa: E402
+import utils
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,19 +1,18 @@
 """Make the notebook's figures in images/: a frame of the environment, the agent-environment
 loop and the Deep Q-Learning algorithm (pseudo-code).
 
-Usage: python scripts/make_images.py
+Usage: python -m scripts.make_images
 """
-import os
 from pathlib import Path
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-import gym  # noqa: E402
-import matplotlib  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-from PIL import Image  # noqa: E402
+import utils  # noqa: F401  (first, for its setting: frames drawn off-screen, no window, before gym loads pygame)
+
+# isort: split
+import gym
 
 IMAGES = Path(__file__).resolve().parent.parent / "images"
 
@@ -29,7 +28,8 @@ ALGORITHM = [
     r"        Store the experience $(S_t, A_t, R_t, S_{t+1})$ in $D$",
     r"        Every $C$ steps, learn:",
     r"            Draw a random mini-batch of experiences $(S_j, A_j, R_j, S_{j+1})$ from $D$",
-    r"            $y_j = R_j$ if the episode ends at $j+1$, else $R_j + \gamma\,\mathrm{max}_{a'}\,\hat{Q}(S_{j+1}, a'; w^-)$",
+    r"            $y_j = R_j$ if the episode ends at $j+1$, else "
+    r"$R_j + \gamma\,\mathrm{max}_{a'}\,\hat{Q}(S_{j+1}, a'; w^-)$",
     r"            Take a gradient descent step on $(y_j - Q(S_j, A_j; w))^2$ with respect to $w$",
     r"            Soft-update the target network: $w^- \leftarrow \tau w + (1 - \tau) w^-$",
     r"    end",

@@ -1,6 +1,8 @@
 """Read the assignment notebook: its tagged cells, and its exercises answered from its own hints."""
+import ast
 import copy
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -56,15 +58,13 @@ def agent_namespace(seed=None, notebook=None):
     """Run the notebook's own set-up code (imports, hyperparameters, answered exercises, agent_learn).
 
     Returns the resulting namespace: q_network, target_q_network, optimizer, compute_loss,
-    agent_learn, experience, the hyperparameters and the imported modules. With seed, the
-    networks start from the weights tf.random.set_seed(seed) gives. For scripts, not for the
-    learner's notebook (which runs in a real kernel).
+    agent_learn, experience, the hyperparameters, the training cell's settings, the imported
+    modules, and episode (see training_episode_function). With seed, the networks start from the
+    weights tf.random.set_seed(seed) gives. For scripts, not for the learner's notebook (which
+    runs in a real kernel).
     """
-    import sys
     import tensorflow as tf
 
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     notebook = notebook or load_notebook()
     namespace = {}
     for tag in ("imports", "hyperparameters"):
@@ -76,41 +76,45 @@ def agent_namespace(seed=None, notebook=None):
         exec(hint_answer(notebook, exercise), namespace)
     for tag in ("experience", "agent-learn"):
         exec(tagged_cells(notebook, tag)[0].source, namespace)
+    namespace["episode"] = training_episode_function(namespace, notebook)
     return namespace
 
 
-def training_episode(env, agent, memory_buffer, policy_network, epsilon):
-    """Play one episode of the notebook's training loop (section 9); return its total points.
+def training_episode_function(namespace, notebook=None):
+    """The training cell's episode (the algorithm's lines 5 to 15), taken from the cell, as a function.
 
-    agent is an agent_namespace(); memory_buffer a utils.ReplayMemory; policy_network the
-    utils.NumpyQNetwork of agent["q_network"].
+    Returns episode(env, epsilon, memory_buffer, policy_network) -> the episode's total points.
+    Its other names (experience, agent_learn, GAMMA, NUM_STEPS_FOR_UPDATE, utils, and the cell's
+    settings such as max_num_timesteps, which are put into namespace) come from namespace, as in
+    the notebook. Scripts run the lesson's own loop this way, never a copy of it.
     """
-    import utils
-
-    state, total_points = env.reset(), 0.0
-    for t in range(1000):
-        action = utils.choose_action(state, epsilon, policy_network)
-        next_state, reward, done, _ = env.step(action)
-        memory_buffer.append(agent["experience"](state, action, reward, next_state, done))
-        if utils.check_update_conditions(t, agent["NUM_STEPS_FOR_UPDATE"], memory_buffer):
-            agent["agent_learn"](utils.get_experiences(memory_buffer), agent["GAMMA"])
-            policy_network.weights_changed()
-        state = next_state.copy()
-        total_points += reward
-        if done:
-            break
-    return total_points
+    (cell,) = tagged_cells(notebook or load_notebook(), "training")
+    tree = ast.parse(cell.source)
+    for node in tree.body:  # the cell's settings: num_episodes, max_num_timesteps, num_p_av, epsilon
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            namespace.setdefault(node.targets[0].id, node.value.value)
+    episodes = next(node for node in ast.walk(tree)
+                    if isinstance(node, ast.For) and ast.unparse(node.iter) == "range(num_episodes)")
+    steps = next(i for i, node in enumerate(episodes.body) if isinstance(node, ast.For))
+    body = ast.unparse(ast.Module(body=episodes.body[:steps + 1], type_ignores=[]))
+    source = ("def episode(env, epsilon, memory_buffer, policy_network):\n"
+              + textwrap.indent(body, "    ") + "\n    return total_points\n")
+    scope = dict(namespace)
+    exec(compile(source, "<the notebook's training cell>", "exec"), scope)
+    return scope["episode"]
 
 
 def new_training(seed):
     """Set up the notebook's training from a seed: (agent, env, memory_buffer, policy_network).
 
     Seeds Python's random, TensorFlow (the networks' first weights) and the environment; the
-    target network starts equal to the Q-network, as in the notebook's training cell.
+    target network starts equal to the Q-network, as in the notebook's training cell. Play an
+    episode with agent["episode"](env, epsilon, memory_buffer, policy_network).
     """
     import random
 
     import gym
+
     import utils
 
     random.seed(seed)

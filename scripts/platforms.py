@@ -1,6 +1,6 @@
 """The machines the pinned requirements support, and one plain line for those they do not.
 
-`python scripts/platforms.py` exits 0 on a supported Python and machine; otherwise it prints
+`python -m scripts.platforms` exits 0 on a supported Python and machine; otherwise it prints
 what to use instead, in one line, and exits 1. It imports nothing outside the standard
 library and runs on old Pythons, so that set-up can stop before pip does.
 """

@@ -5,7 +5,7 @@ notebook itself writes lunar_lander_model.h5 and videos/lunar_lander.mp4. The tr
 cell's progress lines are echoed as they come. Ctrl-C once stops training (the remaining
 cells still run, on what was learned so far); twice aborts and keeps what ran.
 
-Usage: python scripts/run_notebook.py [--episodes N] [--build DIR] [--workdir DIR]
+Usage: python -m scripts.run_notebook [--episodes N] [--build DIR] [--workdir DIR]
 """
 import argparse
 import asyncio
@@ -21,8 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbconvert import HTMLExporter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_tools import NOTEBOOK, ROOT, answered_notebook, load_notebook, tagged_cells  # noqa: E402
+from scripts.notebook_tools import NOTEBOOK, ROOT, answered_notebook, load_notebook, tagged_cells
 
 
 class EchoingClient(NotebookClient):

@@ -4,7 +4,7 @@
 from. It does nothing when .venv is newer than the requirements; it stops with one plain line
 on a Python or machine the pins do not support (scripts/platforms.py).
 
-Usage: python scripts/setup_env.py [--dev]   (--dev adds requirements-dev.txt: Playwright, uv)
+Usage: python -m scripts.setup_env [--dev]   (from the repository root; --dev adds requirements-dev.txt)
 """
 import os
 import shutil
@@ -13,7 +13,7 @@ import sys
 import venv
 from pathlib import Path
 
-from platforms import main as check_platform
+from scripts.platforms import main as check_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"

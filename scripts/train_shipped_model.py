@@ -10,25 +10,24 @@ no part in choosing it, and the files are written:
   models/lunar_lander_model.json        how it was made and how it scored
   models/learning_curve.png             its learning curve
 
-Usage: python scripts/train_shipped_model.py [--seed 0] [--episodes 1500] [--out models]
+Usage: python -m scripts.train_shipped_model [--seed 0] [--episodes 1500] [--out models]
 """
 import argparse
 import json
+import platform
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
-import utils  # noqa: E402  (first: it quiets TensorFlow's start-up log)
-from notebook_tools import ROOT, new_training, training_episode  # noqa: E402
+import utils  # first: it sets TensorFlow's logging before TensorFlow loads
 
-import gym  # noqa: E402
-import matplotlib  # noqa: E402
+# isort: split
+import gym
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from scripts.notebook_tools import ROOT, new_training
 
 SELECTION_SEEDS = range(1_000_000, 1_000_050)
 FINAL_SELECTION_SEEDS = range(1_500_000, 1_500_200)
@@ -49,11 +48,10 @@ def train(seed, episodes, every, out):
     evaluation_env = gym.make("LunarLander-v2")
     epsilon, points, solved_at, candidates, started = 1.0, [], None, [], time.time()
     for episode in range(1, episodes + 1):
-        total_points = training_episode(env, agent, memory_buffer, policy_network, epsilon)
-        points.append(total_points)
+        points.append(agent["episode"](env, epsilon, memory_buffer, policy_network))
         epsilon = utils.get_new_eps(epsilon)
-        average = float(np.mean(points[-100:]))
-        if solved_at is None and average >= 200.0:
+        average = float(np.mean(points[-utils.SOLVED_WINDOW:]))
+        if solved_at is None and utils.is_solved(points):
             solved_at = episode
             print(f"\nSolved in {episode} episodes ({time.time() - started:.0f} s); selecting from here on.")
         if solved_at is not None and episode % every == 0:
@@ -77,6 +75,7 @@ def train(seed, episodes, every, out):
     q_network.set_weights(best_weights)
     utils.save_model(q_network, str(out / "lunar_lander_model.h5"))
     return {"seed": seed, "episodes_trained": episodes, "solved_in_episodes": solved_at,
+            "hyperparameters": hyperparameters(agent), "versions": versions(),
             "kept_episode": best_episode, "seconds": round(time.time() - started),
             "selection": {"seeds": f"{SELECTION_SEEDS.start}..{SELECTION_SEEDS.stop - 1}, then "
                                    f"{FINAL_SELECTION_SEEDS.start}..{FINAL_SELECTION_SEEDS.stop - 1}",
@@ -84,25 +83,32 @@ def train(seed, episodes, every, out):
             "point_history": [round(p, 2) for p in points]}
 
 
+def hyperparameters(agent):
+    """Every setting that shaped the training: the notebook's hyperparameters and utils' constants."""
+    return {**{name: agent[name] for name in ("MEMORY_SIZE", "GAMMA", "ALPHA", "NUM_STEPS_FOR_UPDATE")},
+            **{name: getattr(utils, name) for name in ("MINIBATCH_SIZE", "TAU", "E_DECAY", "E_MIN", "SEED")},
+            "epsilon_start": agent["epsilon"], "max_num_timesteps": agent["max_num_timesteps"]}
+
+
+def versions():
+    """The versions of Python and of the libraries that trained the network."""
+    box2d = "ufal.pybox2d" if platform.machine() == "aarch64" and sys.platform == "linux" else "Box2D"
+    return {"python": platform.python_version(),
+            **{name: version(name) for name in ("tensorflow", "keras", "gym", "numpy", box2d)}}
+
+
 def plot_curve(record, path):
-    """The learning curve of the run, with the solved and kept episodes marked."""
-    points = np.array(record["point_history"])
-    mean = np.convolve(points, np.ones(100) / 100, mode="valid")
-    figure, axes = plt.subplots(figsize=(10, 5), facecolor="white")
-    axes.plot(np.arange(1, len(points) + 1), points, color="cyan", linewidth=0.8, label="Points per episode")
-    axes.plot(np.arange(100, len(points) + 1), mean, color="magenta", linewidth=2, label="Mean of the last 100")
+    """The learning curve of the run (utils.plot_history), with the solved and kept episodes marked."""
+    figure = utils.plot_history(record["point_history"], window_size=utils.SOLVED_WINDOW)
+    axes = figure.axes[0]
     for episode, label, style in ((record["solved_in_episodes"], "solved", ":"),
                                   (record["kept_episode"], "network kept", "--")):
         if episode:
             axes.axvline(episode, color="#444444", linestyle=style, label=f"{label} (episode {episode})")
-    axes.axhline(200, color="#999999", linewidth=0.8)
-    axes.set_xlabel("Episode")
-    axes.set_ylabel("Total Points")
+    axes.axhline(utils.SOLVED_POINTS, color="#999999", linewidth=0.8)
     axes.set_title(f"Training of the shipped model (seed {record['seed']})")
     axes.legend(loc="lower right")
-    axes.grid(alpha=0.3)
     figure.savefig(path, dpi=80, bbox_inches="tight")
-    plt.close(figure)
 
 
 def main():

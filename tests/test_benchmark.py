@@ -4,15 +4,14 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
 
 def test_benchmark_tiny_mode_prints_its_figures():
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "training_speed.py"), "--steps", "200", "--rounds", "2"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.training_speed", "--steps", "200", "--rounds", "2"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["steps"] == 200

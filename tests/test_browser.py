@@ -20,9 +20,9 @@ import urllib.request
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-
 from conftest import LEARNER_ENV, ROOT
-from notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebook, tagged_cells
+
+from scripts.notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebook, tagged_cells
 
 pytestmark = pytest.mark.browser
 
@@ -280,9 +280,9 @@ def saved_results(tmp_path_factory):
     """What `make run` leaves, made the same way (scripts/run_notebook.py) with 3 episodes of training."""
     base = tmp_path_factory.mktemp("saved")
     work, build = project_copy(base / "project"), base / "build"
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "run_notebook.py"), "--episodes", "3",
+    result = subprocess.run([sys.executable, "-m", "scripts.run_notebook", "--episodes", "3",
                              "--workdir", str(work), "--build", str(build)],
-                            capture_output=True, text=True, timeout=600, env=LEARNER_ENV)
+                            capture_output=True, text=True, timeout=600, env=LEARNER_ENV, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return build
 
@@ -371,7 +371,7 @@ def test_a_learner_does_the_exercises_and_trains(page, lab):
     table = cell_locator(page, cells, "evaluation").locator("table")
     headers = table.locator("th").all_text_contents()
     values = table.locator("tbody tr").first.locator("td").all_text_contents()
-    assert dict(zip(headers[1:], values))["episodes"] == "20", (headers, values)
+    assert dict(zip(headers[1:], values, strict=True))["episodes"] == "20", (headers, values)
     shoot(cell_locator(page, cells, "evaluation"), "evaluation.png")
     page.screenshot(path=str(SCREENSHOTS / "notebook.png"))
 

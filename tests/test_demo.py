@@ -3,12 +3,11 @@ import json
 import subprocess
 import sys
 
-import gym
 import imageio.v2 as imageio
 import pytest
+from conftest import ROOT
 
 import utils
-from conftest import ROOT
 
 MODEL = ROOT / "models" / "lunar_lander_model.h5"
 
@@ -32,8 +31,8 @@ def test_shipped_model_record_matches_the_claim():
 
 @pytest.mark.slow
 def test_demo_writes_video_gif_and_table(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--build", str(tmp_path),
-                             "--episodes", "3"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "scripts.demo", "--build", str(tmp_path),
+                             "--episodes", "3"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     video = imageio.get_reader(str(tmp_path / "lunar_lander.mp4"))
     frames = [frame for frame in video]

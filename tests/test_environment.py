@@ -13,7 +13,7 @@ def test_reset_step_render(env):
     result = env.step(0)
     assert len(result) == 4
     next_state, reward, done, info = result
-    assert next_state.shape == (8,) and isinstance(float(reward), float)
+    assert next_state.shape == (8,) and isinstance(reward, float) and np.isfinite(reward)
     assert isinstance(done, bool) and isinstance(info, dict)
     frame = env.render(mode="rgb_array")
     assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import public_tests
-from notebook_tools import EXERCISES, load_notebook, tagged_cells
+from scripts.notebook_tools import EXERCISES, load_notebook, tagged_cells
 
 
 def run_graded_cells(agent, source_of):

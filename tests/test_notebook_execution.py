@@ -3,7 +3,6 @@
 Training is cut to a few episodes; the run happens in a copy of the project so that it
 leaves the learner's files alone.
 """
-import json
 import shutil
 import signal
 import subprocess
@@ -13,9 +12,9 @@ import time
 import imageio.v2 as imageio
 import nbformat
 import pytest
-
 from conftest import LEARNER_ENV, ROOT
-from notebook_tools import tagged_cells
+
+from scripts.notebook_tools import tagged_cells
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +30,7 @@ def project_copy(tmp_path):
 
 
 def runner(work, build, *options):
-    return [sys.executable, str(ROOT / "scripts" / "run_notebook.py"), "--workdir", str(work), "--build",
+    return [sys.executable, "-m", "scripts.run_notebook", "--workdir", str(work), "--build",
             str(build), *options]
 
 
@@ -44,7 +43,7 @@ def short_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("run")
     work, build = project_copy(tmp_path), tmp_path / "build"
     result = subprocess.run(runner(work, build, "--episodes", "3"), capture_output=True, text=True, timeout=600,
-                            env=LEARNER_ENV)
+                            env=LEARNER_ENV, cwd=ROOT)
     return result, work, build
 
 
@@ -104,7 +103,7 @@ def test_the_graded_cells_ran_the_hints_answers(short_run):
 def test_ctrl_c_stops_training_and_keeps_the_rest(tmp_path):
     work, build = project_copy(tmp_path), tmp_path / "build"
     process = subprocess.Popen(runner(work, build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=LEARNER_ENV)
+                               env=LEARNER_ENV, cwd=ROOT)
     seen = ""
     deadline = time.time() + 300
     while "Episode 5 |" not in seen and time.time() < deadline:

@@ -4,7 +4,7 @@ import re
 import nbformat
 import pytest
 
-from notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebook, tagged_cells
+from scripts.notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebook, tagged_cells
 
 SECTIONS = ["Import Packages", "Hyperparameters", "The Lunar Lander Environment", "Load the Environment",
             "Interacting with the Gym Environment", "Deep Q-Learning",
@@ -34,7 +34,7 @@ def test_valid_nbformat():
 def test_twelve_sections_in_order(notebook):
     sections = headings(notebook, 2)
     assert len(sections) == 12
-    for number, (found, title) in enumerate(zip(sections, SECTIONS), start=1):
+    for number, (found, title) in enumerate(zip(sections, SECTIONS, strict=True), start=1):
         assert found.startswith(f"{number} - {title}"), (number, found)
 
 

@@ -9,10 +9,10 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import ROOT
-from platforms import PYTHONS, SUPPORTED, UNSUPPORTED, refusal, target_of
-from run_notebook import install_interrupt_handler
+
+from scripts.platforms import PYTHONS, SUPPORTED, UNSUPPORTED, refusal, target_of
+from scripts.run_notebook import install_interrupt_handler
 
 
 @pytest.mark.parametrize("system, machine, bits, target", [
@@ -55,9 +55,9 @@ def test_the_tables_do_not_overlap():
 
 def test_set_up_stops_with_one_line_on_an_unsupported_python(tmp_path):
     """setup_env.py asks platforms.py first: a refused machine gets one line, exit 1, and no .venv touched."""
-    probe = ("import sys, platforms; sys.version_info = (3, 14, 0, 'final', 0); "
-             "import setup_env; sys.exit(setup_env.main([]))")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT / "scripts", capture_output=True, text=True)
+    probe = ("import sys; sys.version_info = (3, 14, 0, 'final', 0); "
+             "from scripts import setup_env; sys.exit(setup_env.main([]))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "Python 3.14 is not supported yet" in result.stderr
 

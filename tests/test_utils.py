@@ -3,7 +3,7 @@ import base64
 import random
 import re
 import tracemalloc
-from collections import deque, namedtuple
+from collections import deque
 
 import imageio.v2 as imageio
 import matplotlib.pyplot as plt
@@ -11,23 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from conftest import ROOT, make_experiences, small_network
 
 import utils
-from conftest import ROOT
-
-Experience = namedtuple("Experience", field_names=["state", "action", "reward", "next_state", "done"])
-
-
-def make_experiences(count, seed=0):
-    rng = np.random.default_rng(seed)
-    return [Experience(rng.normal(size=8).astype(np.float32), int(rng.integers(4)), float(rng.normal()),
-                       rng.normal(size=8).astype(np.float32), bool(rng.random() < 0.3)) for _ in range(count)]
-
-
-def small_network(seed=0):
-    tf.random.set_seed(seed)
-    return tf.keras.Sequential([tf.keras.Input(shape=(8,)), tf.keras.layers.Dense(64, activation="relu"),
-                                tf.keras.layers.Dense(64, activation="relu"), tf.keras.layers.Dense(4)])
 
 
 def test_constants():
@@ -59,7 +45,7 @@ def test_get_experiences_draws_distinct_records_of_the_buffer(store):
     states, actions, rewards, next_states, dones = (x.numpy() for x in utils.get_experiences(memory))
     known = {tuple(r.state): r for r in records}
     assert len({tuple(s) for s in states}) == 64  # without replacement
-    for state, action, reward, next_state, done in zip(states, actions, rewards, next_states, dones):
+    for state, action, reward, next_state, done in zip(states, actions, rewards, next_states, dones, strict=True):
         record = known[tuple(state)]  # every row is one whole record of the buffer
         assert (action, done) == (record.action, float(record.done))
         assert reward == pytest.approx(record.reward, rel=1e-6)
@@ -157,7 +143,8 @@ def test_numpy_q_network_matches_keras_and_follows_learning(agent):
 # --------------------------------------------------------------------------- update_target_network
 
 def soft_update_expected(q_network, target):
-    return [utils.TAU * w + (1 - utils.TAU) * t for w, t in zip(q_network.get_weights(), target.get_weights())]
+    pairs = zip(q_network.get_weights(), target.get_weights(), strict=True)
+    return [utils.TAU * w + (1 - utils.TAU) * t for w, t in pairs]
 
 
 def test_update_target_network_arithmetic_eagerly():
@@ -165,9 +152,9 @@ def test_update_target_network_arithmetic_eagerly():
     expected = soft_update_expected(q_network, target)
     before = q_network.get_weights()
     utils.update_target_network(q_network, target)
-    for got, want in zip(target.get_weights(), expected):
+    for got, want in zip(target.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
-    for got, want in zip(q_network.get_weights(), before):
+    for got, want in zip(q_network.get_weights(), before, strict=True):
         assert np.array_equal(got, want)  # the Q-network is left as it was
 
 
@@ -175,13 +162,16 @@ def test_update_target_network_inside_tf_function():
     q_network, target = small_network(1), small_network(2)
     expected = soft_update_expected(q_network, target)
     tf.function(lambda: utils.update_target_network(q_network, target))()
-    for got, want in zip(target.get_weights(), expected):
+    for got, want in zip(target.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_update_target_network_converges_to_the_q_network():
     q_network, target = small_network(1), small_network(2)
-    gap = lambda: max(np.abs(w - t).max() for w, t in zip(q_network.get_weights(), target.get_weights()))
+
+    def gap():
+        return max(np.abs(w - t).max() for w, t in zip(q_network.get_weights(), target.get_weights(), strict=True))
+
     initial_gap = gap()
     update = tf.function(lambda: utils.update_target_network(q_network, target))
     for _ in range(5000):
@@ -197,10 +187,9 @@ def lines_of(figure):
 
 
 def test_plot_history_draws_points_and_rolling_mean():
-    plt.close("all")
     points = list(np.arange(200, dtype=float))
-    utils.plot_history(points)
-    figure = plt.gcf()
+    figure = utils.plot_history(points)
+    assert not plt.get_fignums()  # a notebook shows it once, as the returned Figure
     lines = lines_of(figure)
     assert set(lines) == {"Points per episode", "Rolling mean (20 episodes)"}
     assert np.array_equal(lines["Points per episode"].get_ydata(), points)
@@ -211,17 +200,21 @@ def test_plot_history_draws_points_and_rolling_mean():
 
 
 def test_plot_history_options():
-    plt.close("all")
     points = list(range(100))
-    utils.plot_history(points, lower_limit=10, upper_limit=60, window_size=5, plot_rolling_mean_only=True)
-    lines = lines_of(plt.gcf())
+    figure = utils.plot_history(points, lower_limit=10, upper_limit=60, window_size=5, plot_rolling_mean_only=True)
+    lines = lines_of(figure)
     assert list(lines) == ["Rolling mean (5 episodes)"]
     line = lines["Rolling mean (5 episodes)"]
     assert line.get_xdata()[0] == 11 and line.get_xdata()[-1] == 60  # episodes are numbered from 1
     assert line.get_ydata()[-1] == pytest.approx(np.mean(range(55, 60)))
-    plt.close("all")
-    utils.plot_history(points, plot_data_only=True)
-    assert list(lines_of(plt.gcf())) == ["Points per episode"]
+    assert list(lines_of(utils.plot_history(points, plot_data_only=True))) == ["Points per episode"]
+
+
+def test_plot_history_draws_into_given_axes():
+    figure, (left, right) = plt.subplots(1, 2)
+    assert utils.plot_history([1.0, 2.0, 3.0], ax=right) is figure
+    assert not left.get_lines() and len(right.get_lines()) == 2
+    plt.close(figure)
 
 
 # --------------------------------------------------------------------------- display_table

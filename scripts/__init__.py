@@ -1,0 +1,1 @@
+"""The project's scripts, run from the repository root as modules: python -m scripts.NAME."""
