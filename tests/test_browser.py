@@ -54,7 +54,7 @@ VIDEO_JS = """async (video) => {
     video.muted = true;
     const waitFor = (event, ms) => new Promise(done => {
         video.addEventListener(event, done, {once: true}); setTimeout(done, ms); });
-    if (video.readyState < 2 && !video.error) await waitFor('loadeddata', 10000);
+    if (video.readyState < 2 && !video.error) { video.load(); await waitFor('loadeddata', 10000); }
     const report = {readyState: video.readyState, duration: video.duration,
                     width: video.videoWidth, height: video.videoHeight,
                     error: video.error ? video.error.code : null, advanced: 0, spread: 0};
@@ -371,7 +371,8 @@ def test_a_learner_does_the_exercises_and_trains(page, lab):
     table = cell_locator(page, cells, "evaluation").locator("table")
     headers = table.locator("th").all_text_contents()
     values = table.locator("tbody tr").first.locator("td").all_text_contents()
-    assert dict(zip(headers[1:], values, strict=True))["episodes"] == "20", (headers, values)
+    columns = headers[1:1 + len(values)]  # the header row's cells, after the index's
+    assert dict(zip(columns, values, strict=True))["episodes"] == "20", (headers, values)
     shoot(cell_locator(page, cells, "evaluation"), "evaluation.png")
     page.screenshot(path=str(SCREENSHOTS / "notebook.png"))
 
@@ -395,6 +396,8 @@ def test_the_reopened_notebook_still_shows_the_video(page, lab, saved_results):
         assert "Trust Notebook in the command palette" in advice, f"no video and no word on how to see it: {advice}"
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:trust'); }")
         page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.locator(".jp-Dialog").wait_for(state="detached")
+        video_cell.locator("video").wait_for()  # the output, drawn again now that it is trusted
     assert video_problems(video_cell.locator("video")) == []
     shoot(video_cell, "reopened_video.png")
 
