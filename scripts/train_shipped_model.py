@@ -17,7 +17,6 @@ import json
 import platform
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -92,9 +91,12 @@ def hyperparameters(agent):
 
 def versions():
     """The versions of Python and of the libraries that trained the network."""
-    box2d = "ufal.pybox2d" if platform.machine() == "aarch64" and sys.platform == "linux" else "Box2D"
-    return {"python": platform.python_version(),
-            **{name: version(name) for name in ("tensorflow", "keras", "gym", "numpy", box2d)}}
+    import Box2D
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "gym": gym.__version__, "numpy": np.__version__, "Box2D": Box2D.__version__}
 
 
 def plot_curve(record, path):
