@@ -40,3 +40,16 @@ def test_demo_writes_video_gif_and_table(tmp_path):
     gif = imageio.mimread(str(tmp_path / "lunar_lander.gif"))
     assert len(gif) >= 50 and gif[0].shape[:2] == (200, 300)
     assert "mean return" in result.stdout and "landed at rest" in result.stdout
+
+
+def test_a_shipped_model_records_how_it_was_made(agent):
+    """train_shipped_model writes every setting of the training and the library versions beside the model."""
+    import gym
+    import tensorflow as tf
+
+    from scripts.train_shipped_model import hyperparameters, versions
+    settings = hyperparameters(agent)
+    assert settings["GAMMA"] == 0.995 and settings["ALPHA"] == 1e-3 and settings["MEMORY_SIZE"] == 100_000
+    assert settings["TAU"] == utils.TAU and settings["E_MIN"] == utils.E_MIN and settings["max_num_timesteps"] == 1000
+    found = versions()
+    assert found["tensorflow"] == tf.__version__ and found["gym"] == gym.__version__ and "Box2D" in found
