@@ -5,13 +5,20 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run test test-browser check-platforms test-trixie lint demo benchmark clean
+.PHONY: run test grade test-browser check-platforms test-trixie lint demo benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
 
 test: $(READY)  ## Run the test suite
 	$(PY) -m pytest tests
+
+# The class grader: each graded cell in a sandbox, judged outside it. With no SUBMISSIONS, the
+# notebook in this folder: a learner sees the grade it would get.
+SUBMISSIONS ?= C3_W3_A1_Assignment.ipynb
+GRADES ?= build/grades
+grade: $(READY)  ## Grade notebooks: make grade SUBMISSIONS="folder-or-notebooks" [GRADES=build/grades]
+	$(PY) -m scripts.grade $(SUBMISSIONS) --out $(GRADES)
 
 test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chromium (needs Chromium)
 	$(PY) -m pytest tests -m browser
@@ -30,6 +37,9 @@ demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, 
 
 benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
 	$(PY) -m benchmarks.training_speed
+
+benchmark-grading: $(READY)  ## Grading speed: 40 submissions, against executing whole notebooks
+	$(PY) -m benchmarks.grading_speed
 
 # The virtual environment, made again whenever requirements.txt changes (scripts/setup_env.py,
 # which README's Windows commands call too). It stops with one line on an unsupported machine.

@@ -54,6 +54,23 @@ def answered_notebook(notebook, num_episodes=None):
     return answered
 
 
+def setup_sources(notebook=None):
+    """The notebook's own set-up code, in order: its imports and hyperparameters cells, then the state
+    size and number of actions that section 4 reads from the environment."""
+    import utils
+
+    notebook = notebook or load_notebook()
+    shapes = f"state_size, num_actions = ({utils.STATE_SIZE},), {utils.NUM_ACTIONS}"
+    return [tagged_cells(notebook, tag)[0].source for tag in ("imports", "hyperparameters")] + [shapes]
+
+
+def hyperparameters(notebook=None):
+    """The names the hyperparameters cell sets (MEMORY_SIZE, GAMMA, ALPHA, NUM_STEPS_FOR_UPDATE), with their values."""
+    namespace = {}
+    exec(tagged_cells(notebook or load_notebook(), "hyperparameters")[0].source, namespace)
+    return {name: value for name, value in namespace.items() if name.isupper()}
+
+
 def agent_namespace(seed=None, notebook=None):
     """Run the notebook's own set-up code (imports, hyperparameters, answered exercises, agent_learn).
 
@@ -67,9 +84,8 @@ def agent_namespace(seed=None, notebook=None):
 
     notebook = notebook or load_notebook()
     namespace = {}
-    for tag in ("imports", "hyperparameters"):
-        exec(tagged_cells(notebook, tag)[0].source, namespace)
-    namespace["state_size"], namespace["num_actions"] = (8,), 4
+    for source in setup_sources(notebook):
+        exec(source, namespace)
     if seed is not None:
         tf.random.set_seed(seed)
     for exercise in EXERCISES:

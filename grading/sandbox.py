@@ -1,0 +1,188 @@
+"""OUTSIDE THE SANDBOX: starts grading/inside.py in a sandbox and collects what comes out of it.
+
+With bubblewrap (Linux), the learner's code runs as an unprivileged user in namespaces of its own:
+no network (its own empty network namespace), its own process IDs (it sees no process outside and
+cannot signal one), no capabilities, a read-only file system holding only the operating system,
+Python and the three files it needs (inside.py, utils.py, public_tests.py: none of the grader's
+other files, nor the submissions or the results), and a small private, empty, writable /tmp as its
+working folder. Everywhere, it runs in a process of its own, in a new session, with hard limits on
+memory, CPU time, file size and processes (set by inside.py before the learner's code runs), and
+is killed at the time limit. What comes back is bytes: the report (read up to REPORT_LIMIT) and
+the output (its start and its end kept, OUTPUT_LIMIT in all). judge.py decides what they are worth.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES_INSIDE = (ROOT / "grading" / "inside.py", ROOT / "utils.py", ROOT / "public_tests.py")
+REPORT_LIMIT = 4 * 2**20  # bytes of report read; a longer one is not a report
+OUTPUT_LIMIT = 6000  # characters of the learner's output kept, half from its start, half from its end
+TMP_SIZE = 64 * 2**20  # bytes of the sandbox's private /tmp
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+PYTHON_FLAGS = (sys.executable, "-E", "-s", "-W", "ignore")  # no PYTHON* variables, no user site, no warnings
+ENVIRONMENT = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+               "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1",
+               "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "OMP_NUM_THREADS": "1",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@dataclass
+class Run:
+    """What one sandboxed run gave back: untrusted bytes and text, and how it ended."""
+    report: bytes | None  # None: no report, or one over REPORT_LIMIT
+    output: str
+    timed_out: bool
+    returncode: int | None
+    seconds: float
+
+
+class _Tail:
+    """Drains a stream, keeping its first and last OUTPUT_LIMIT // 2 characters."""
+
+    def __init__(self, stream):
+        self.head, self.tail, self.dropped = b"", b"", 0
+        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _drain(self, stream):
+        half = OUTPUT_LIMIT // 2
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            room = half - len(self.head)
+            self.head += chunk[:room]
+            rest = self.tail + chunk[max(room, 0):]
+            self.dropped += max(len(rest) - half, 0)
+            self.tail = rest[-half:]
+
+    def text(self):
+        self.thread.join(timeout=5)
+        middle = f"\n[... {self.dropped} bytes of output left out ...]\n" if self.dropped else ""
+        return self.head.decode("utf-8", "replace") + middle + self.tail.decode("utf-8", "replace")
+
+
+def _read_report(fd, into):
+    with os.fdopen(fd, "rb") as stream:
+        data = stream.read(REPORT_LIMIT + 1)
+        while stream.read(65536):  # drain, so a writer past the limit is not left blocked
+            pass
+    into.append(data if len(data) <= REPORT_LIMIT else None)
+
+
+def bubblewrap():
+    """The bwrap program, when it is installed and can make a sandbox here; else None."""
+    program = shutil.which("bwrap")
+    if program is None:
+        return None
+    trial = subprocess.run([program, *_namespaces(), "--ro-bind", "/", "/", "--", "/bin/true"],
+                           capture_output=True, timeout=30)
+    return program if trial.returncode == 0 else None
+
+
+def _namespaces():
+    return ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns",
+            "--cap-drop", "ALL", "--die-with-parent", "--new-session"]
+
+
+def _python_dirs():
+    """The folders Python needs: the environment's, and the interpreter's own (a venv points there)."""
+    dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}
+    return sorted(str(d) for d in dirs if not any(str(d).startswith(system + "/") for system in SYSTEM_DIRS))
+
+
+def _bwrap_arguments(program, staging, report_fd):
+    arguments = [program, *_namespaces()]
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            arguments += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            arguments += ["--ro-bind", path, path]
+    for path in (*SYSTEM_FILES, *_python_dirs()):
+        if os.path.exists(path):
+            arguments += ["--ro-bind", path, path]
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
+                  "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm", "--ro-bind", str(staging), "/grader",
+                  "--chdir", "/tmp", "--clearenv"]
+    for name, value in ENVIRONMENT.items():
+        arguments += ["--setenv", name, value]
+    return arguments + ["--", *PYTHON_FLAGS, "/grader/inside.py", str(report_fd)]
+
+
+class Sandbox:
+    """Runs inside.py on tasks, each in a fresh sandbox; bubblewrap where it works, else a plain process."""
+
+    def __init__(self):
+        self.bwrap = bubblewrap() if sys.platform.startswith("linux") else None
+        self.staging = Path(tempfile.mkdtemp(prefix="grader-inside-"))
+        for path in FILES_INSIDE:
+            shutil.copy(path, self.staging / path.name)
+
+    @property
+    def isolation(self):
+        """One line saying what isolates the learner's code here."""
+        if self.bwrap:
+            return "bubblewrap: no network, read-only file system, own process IDs, limits on time and memory"
+        return ("bubblewrap not available: the learner's code runs in a separate process with time and memory "
+                "limits, but with the network and the file system of this user; it is still judged outside")
+
+    def close(self):
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _command(self, report_fd, workdir):
+        if self.bwrap:
+            return _bwrap_arguments(self.bwrap, self.staging, report_fd), None
+        return [*PYTHON_FLAGS, str(self.staging / "inside.py"), str(report_fd)], workdir
+
+    def run(self, task, timeout):
+        """Run inside.py on task (a JSON-ready dict) for at most timeout seconds; return a Run."""
+        import json
+
+        read_end, write_end = os.pipe()
+        workdir = tempfile.mkdtemp(prefix="grader-work-")
+        command, cwd = self._command(write_end, workdir)
+        environment = dict(ENVIRONMENT, HOME=workdir) if cwd else None
+        if environment is not None and sys.platform == "win32":
+            environment["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", "")
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, pass_fds=(write_end,), cwd=cwd,
+                                       env=environment if cwd else {}, start_new_session=True)
+        finally:
+            os.close(write_end)
+        reports, output = [], _Tail(process.stdout)
+        reader = threading.Thread(target=_read_report, args=(read_end, reports), daemon=True)
+        reader.start()
+        try:
+            process.stdin.write(json.dumps(task).encode())
+            process.stdin.close()
+        except OSError:  # it ended before reading its task
+            pass
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _kill(process)
+        reader.join(timeout=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return Run(report=reports[0] if reports else None, output=output.text(), timed_out=timed_out,
+                   returncode=process.returncode, seconds=time.monotonic() - started)
+
+
+def _kill(process):
+    """Kill the run and everything it started (its process group; with bwrap, its PID namespace dies too)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        pass
+    if process.poll() is None:
+        process.kill()
+    process.wait()
