@@ -324,6 +324,9 @@ def judge(exercise, run, expected, alpha, limits):
     if run.timed_out:
         return all_fail(exercise, f"Your cell did not finish within the time limit of {limits['timeout']} s "
                                    "(an endless loop, or a very long computation?). No points for this exercise.")
+    if run.memory_exceeded:
+        return all_fail(exercise, f"Your cell used more than the memory limit of {limits['memory_mib']} MiB, so it was "
+                                  "stopped. No points for this exercise.")
     if run.report is None:
         return all_fail(exercise, "Your cell ended the grading process before it could report (exit code "
                                    f"{run.returncode}): does it call exit(), crash, or use more than the memory "

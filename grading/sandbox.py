@@ -21,6 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
+WATCH_INTERVAL = 0.1  # seconds between looks at the run's time and memory
 ROOT = Path(__file__).resolve().parent.parent
 FILES_INSIDE = (ROOT / "grading" / "inside.py", ROOT / "utils.py", ROOT / "public_tests.py")
 REPORT_LIMIT = 4 * 2**20  # bytes of report read; a longer one is not a report
@@ -28,7 +31,7 @@ OUTPUT_LIMIT = 6000  # characters of the learner's output kept, half from its st
 TMP_SIZE = 64 * 2**20  # bytes of the sandbox's private /tmp
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
-PYTHON_FLAGS = (sys.executable, "-E", "-s", "-W", "ignore")  # no PYTHON* variables, no user site, no warnings
+PYTHON_FLAGS = (sys.executable, "-E", "-s", "-u", "-W", "ignore")  # no PYTHON* variables or user site; unbuffered
 ENVIRONMENT = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1",
                "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "OMP_NUM_THREADS": "1",
@@ -41,6 +44,7 @@ class Run:
     report: bytes | None  # None: no report, or one over REPORT_LIMIT
     output: str
     timed_out: bool
+    memory_exceeded: bool
     returncode: int | None
     seconds: float
 
@@ -109,7 +113,7 @@ def _bwrap_arguments(program, staging, report_fd):
             arguments += ["--ro-bind", path, path]
     arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
                   "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm", "--ro-bind", str(staging), "/grader",
-                  "--chdir", "/tmp", "--clearenv"]
+                  "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for name, value in ENVIRONMENT.items():
         arguments += ["--setenv", name, value]
     return arguments + ["--", *PYTHON_FLAGS, "/grader/inside.py", str(report_fd)]
@@ -140,8 +144,9 @@ class Sandbox:
             return _bwrap_arguments(self.bwrap, self.staging, report_fd), None
         return [*PYTHON_FLAGS, str(self.staging / "inside.py"), str(report_fd)], workdir
 
-    def run(self, task, timeout):
-        """Run inside.py on task (a JSON-ready dict) for at most timeout seconds; return a Run."""
+    def run(self, task, timeout, memory_mib):
+        """Run inside.py on task (a JSON-ready dict) for at most timeout seconds, its processes together
+        using at most memory_mib MiB; return a Run."""
         import json
 
         read_end, write_end = os.pipe()
@@ -165,16 +170,42 @@ class Sandbox:
             process.stdin.close()
         except OSError:  # it ended before reading its task
             pass
-        timed_out = False
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        timed_out, memory_exceeded = _watch(process, started + timeout, memory_mib * 2**20)
         _kill(process)
         reader.join(timeout=5)
         shutil.rmtree(workdir, ignore_errors=True)
         return Run(report=reports[0] if reports else None, output=output.text(), timed_out=timed_out,
-                   returncode=process.returncode, seconds=time.monotonic() - started)
+                   memory_exceeded=memory_exceeded, returncode=process.returncode, seconds=time.monotonic() - started)
+
+
+def _resident_bytes(process):
+    """The memory in use by a process and all its descendants (the whole sandbox)."""
+    try:
+        tree = [psutil.Process(process.pid)]
+        tree += tree[0].children(recursive=True)
+    except psutil.Error:
+        return 0
+    total = 0
+    for member in tree:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _watch(process, deadline, memory_bytes):
+    """Wait for the run to end; (timed out, memory exceeded): stops at the deadline or the memory limit.
+
+    Each process also has its own hard limit (inside.py); this one counts them all together.
+    """
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            return True, False
+        if _resident_bytes(process) > memory_bytes:
+            return False, True
+        time.sleep(WATCH_INTERVAL)
+    return False, False
 
 
 def _kill(process):

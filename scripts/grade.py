@@ -134,7 +134,7 @@ def grade_exercise(sandbox, submission, exercise, setup, alpha, limits):
     probe, expected = judge.make_probe(exercise, np.random.default_rng(secrets.randbits(128)))
     task = {"exercise": exercise, "setup": setup, "answer": submission.cells[exercise], "probe": probe,
             "memory_mib": limits["memory_mib"], "seconds": limits["timeout"]}
-    run = sandbox.run(task, limits["timeout"])
+    run = sandbox.run(task, limits["timeout"], limits["memory_mib"])
     return judge.judge(exercise, run, expected, alpha, limits), run.output, run.seconds
 
 
@@ -142,20 +142,14 @@ def results_json(submission):
     """The submission's results in Gradescope's results.json form."""
     if submission.invalid:
         return {"score": 0, "output": f"Not graded: {submission.invalid}", "tests": [], "status": "invalid"}
-    tests = []
-    for exercise in EXERCISES:
-        shown_output = False
-        for verdict in submission.verdicts[exercise]:
-            output = verdict["message"]
-            if verdict["score"] < verdict["max_score"] and submission.outputs.get(exercise) and not shown_output:
-                output += f"\n\nWhat your cell printed (start and end):\n{submission.outputs[exercise]}"
-                shown_output = True
-            tests.append({"name": f"{exercise} {verdict['part']}: {judge.TITLES[verdict['part']]}",
-                          "score": verdict["score"], "max_score": verdict["max_score"], "output": output,
-                          "visibility": "visible"})
+    tests = [{"name": f"{exercise} {verdict['part']}: {judge.TITLES[verdict['part']]}", "score": verdict["score"],
+              "max_score": verdict["max_score"], "output": verdict["message"], "visibility": "visible"}
+             for exercise in EXERCISES for verdict in submission.verdicts[exercise]]
     score = sum(test["score"] for test in tests)
+    printed = "".join(f"\n\nWhat the cell {exercise} printed (its start and end):\n{submission.outputs[exercise]}"
+                      for exercise in EXERCISES if submission.outputs.get(exercise, "").strip())
     return {"score": score, "max_score": MAX_SCORE, "execution_time": round(submission.seconds, 1),
-            "output": f"{score} of {MAX_SCORE} points.", "tests": tests, "status": "graded"}
+            "output": f"{score} of {MAX_SCORE} points.{printed}", "tests": tests, "status": "graded"}
 
 
 def csv_row(submission, results):
