@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run test grade test-browser check-platforms test-trixie lint demo benchmark benchmark-grading clean
+.PHONY: run test grade test-browser check-platforms test-trixie test-arm64 lint demo benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
 
-test: $(READY)  ## Run the test suite
-	$(PY) -m pytest tests
+TESTS ?= tests
+test: $(READY)  ## Run the test suite (TESTS="tests/test_x.py ..." runs some of it)
+	$(PY) -m pytest $(TESTS)
 
 # The class grader: each graded cell in a sandbox, judged outside it. With no SUBMISSIONS, the
 # notebook in this folder: a learner sees the grade it would get.
@@ -31,6 +32,9 @@ lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml
 
 test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
 	bash scripts/test_in_trixie.sh
+
+test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)
+	bash scripts/test_arm64.sh
 
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
 	$(PY) -m scripts.demo

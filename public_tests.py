@@ -153,11 +153,12 @@ def describe_optimizer(optimizer):
         return {"kind": optimizer.__name__, "is_class": True}
     settings = {name: _number_or_none(getattr(optimizer, name, None))
                 for name in ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon")}
+    # The learning rate as text only when it is no number (str() of a Keras variable warns).
+    text = None if settings["learning_rate"] is not None else str(getattr(optimizer, "learning_rate", None))[:200]
     return {"kind": type(optimizer).__name__, "is_class": False,
             "adam": isinstance(optimizer, tf.keras.optimizers.Adam)
             and not isinstance(optimizer, tf.keras.optimizers.AdamW),
-            "learning_rate_text": str(getattr(optimizer, "learning_rate", None))[:200],
-            "amsgrad": bool(getattr(optimizer, "amsgrad", False)), **settings}
+            "learning_rate_text": text, "amsgrad": bool(getattr(optimizer, "amsgrad", False)), **settings}
 
 
 def check_optimizer(description, ALPHA):

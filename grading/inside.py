@@ -19,17 +19,20 @@ PROCESS_LIMIT = 64  # processes and threads in the sandbox (TensorFlow starts 5 
 CASE_FIELDS = ("states", "actions", "rewards", "next_states", "dones")
 
 
-def limit_resources(memory_mib, seconds):
-    """Hard limits the learner's code cannot raise again: memory, CPU time, file size, processes, no core."""
-    try:
-        import resource
-    except ImportError:  # Windows: the grader's time limit still applies
-        return
+def limit_resources(memory_mib, seconds, own_user_namespace):
+    """Hard limits the learner's code cannot raise again: memory, CPU time, file size, no core dump, and,
+    in a user namespace of its own (where the count starts from zero), processes."""
+    import resource
+
     limits = {"RLIMIT_DATA": memory_mib * 2**20, "RLIMIT_CPU": int(seconds) + 5, "RLIMIT_FSIZE": FILE_SIZE_LIMIT,
-              "RLIMIT_CORE": 0, "RLIMIT_NPROC": PROCESS_LIMIT}
+              "RLIMIT_CORE": 0}
+    if own_user_namespace:  # elsewhere RLIMIT_NPROC counts every process of the user running the grader
+        limits["RLIMIT_NPROC"] = PROCESS_LIMIT
     for name, value in limits.items():
-        if hasattr(resource, name):
+        try:
             resource.setrlimit(getattr(resource, name), (value, value))
+        except (AttributeError, ValueError, OSError):  # a limit this system does not have or will not lower
+            pass
 
 
 def short(text):
@@ -157,10 +160,11 @@ PROBES = {"UNQ_C1": probe_exercise_1, "UNQ_C2": probe_exercise_2}
 def main():
     report_fd = int(sys.argv[1])
     task = json.loads(sys.stdin.read())
-    limit_resources(task["memory_mib"], task["seconds"])
+    limit_resources(task["memory_mib"], task["seconds"], task["own_user_namespace"])
     write, dumps, exit_now = os.write, json.dumps, os._exit  # held before the learner's code runs
-    import public_tests
     import tensorflow as tf
+
+    import public_tests
 
     tf.config.threading.set_intra_op_parallelism_threads(1)  # the grader runs several sandboxes at once
     tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -68,7 +68,8 @@ def _random_weights(rng, sizes):
     """Weights of Dense layers of the given sizes (inputs first), drawn like a fresh network's."""
     weights = []
     for fan_in, fan_out in zip(sizes, sizes[1:], strict=False):
-        weights += [rng.normal(scale=1 / math.sqrt(fan_in), size=(fan_in, fan_out)), rng.normal(scale=0.5, size=fan_out)]
+        weights += [rng.normal(scale=1 / math.sqrt(fan_in), size=(fan_in, fan_out)),
+                    rng.normal(scale=0.5, size=fan_out)]
     return weights
 
 
@@ -125,8 +126,13 @@ def _probe_exercise_2(rng):
 
 # ----------------------------------------------------------------------------- verdicts
 
+def printable(text):
+    """text without control characters (a terminal's escape sequences), new lines and tabs kept."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in str(text))
+
+
 def _short(text):
-    text = str(text)
+    text = printable(text)
     return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " [...]"
 
 

@@ -149,6 +149,7 @@ class Sandbox:
         using at most memory_mib MiB; return a Run."""
         import json
 
+        task = dict(task, own_user_namespace=bool(self.bwrap))
         read_end, write_end = os.pipe()
         workdir = tempfile.mkdtemp(prefix="grader-work-")
         command, cwd = self._command(write_end, workdir)

@@ -60,8 +60,8 @@ def find_notebooks(paths):
     found = []
     for given in paths:
         if given.is_dir():
-            found += [(path.relative_to(given).with_suffix("").as_posix(), path) for path in sorted(given.rglob("*.ipynb"))
-                      if ".ipynb_checkpoints" not in path.parts]
+            found += [(path.relative_to(given).with_suffix("").as_posix(), path)
+                      for path in sorted(given.rglob("*.ipynb")) if ".ipynb_checkpoints" not in path.parts]
         else:
             found.append((given.stem, given))
     stems = [Path(relative).name for relative, _ in found]
@@ -155,7 +155,9 @@ def results_json(submission):
 def csv_row(submission, results):
     points = {exercise: sum(verdict["score"] for verdict in submission.verdicts.get(exercise, []))
               for exercise in EXERCISES}
-    return {"submission": submission.name, "status": results["status"], "score": results["score"],
+    # A name a spreadsheet would read as a formula (=, +, -, @) is quoted, so opening the file runs nothing.
+    name = "'" + submission.name if submission.name[:1] in ("=", "+", "-", "@") else submission.name
+    return {"submission": name, "status": results["status"], "score": results["score"],
             "max_score": MAX_SCORE, **points, "message": submission.invalid or ""}
 
 
@@ -224,7 +226,7 @@ def grade(submissions, out, jobs, limits, stream=sys.stderr):
             for future in as_completed(futures):
                 submission, exercise = futures[future]
                 verdicts, output, seconds = future.result()
-                submission.verdicts[exercise], submission.outputs[exercise] = verdicts, output
+                submission.verdicts[exercise], submission.outputs[exercise] = verdicts, judge.printable(output)
                 submission.seconds += seconds
                 if len(submission.verdicts) == len(EXERCISES):
                     finish(submission)
@@ -278,6 +280,9 @@ def parse_arguments(argv):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
+    if sys.platform == "win32":  # the sandbox's report channel is an inherited pipe, which Windows cannot pass
+        print("The class grader runs on Linux and macOS; on Windows, run it in WSL.", file=sys.stderr)
+        return 2
     submissions = find_notebooks(arguments.paths)
     if not submissions:
         print(f"No notebooks (.ipynb) in {', '.join(map(str, arguments.paths))}: nothing to grade.", file=sys.stderr)

@@ -83,6 +83,17 @@ def save_outputs(notebook, build):
     return paths
 
 
+def notebook_client(notebook, workdir, timeout=3600, client_class=EchoingClient):
+    """A client that runs notebook in this environment's own kernel, in the folder workdir."""
+    os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend puts the plot in the notebook
+    # Use this environment's kernel even where the user has another "python3" kernel installed.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(Path(sys.prefix) / "share" / "jupyter"),
+                                                 os.environ.get("JUPYTER_PATH", "")])
+    return client_class(notebook, timeout=timeout, kernel_name="python3",
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
+                        resources={"metadata": {"path": str(workdir)}})
+
+
 def report(paths, workdir):
     """Print where the results are."""
     print("\nResults:")
@@ -102,14 +113,8 @@ def main():
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     args = parser.parse_args()
 
-    os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend puts the plot in the notebook
-    # Use this environment's kernel even where the user has another "python3" kernel installed.
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(Path(sys.prefix) / "share" / "jupyter"),
-                                                 os.environ.get("JUPYTER_PATH", "")])
     notebook = answered_notebook(load_notebook(), num_episodes=args.episodes)
-    client = EchoingClient(notebook, timeout=args.timeout, kernel_name="python3",
-                           extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
-                           resources={"metadata": {"path": str(args.workdir)}})
+    client = notebook_client(notebook, args.workdir, args.timeout)
     install_interrupt_handler(client)
     started = time.time()
     status = 0

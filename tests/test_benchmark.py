@@ -1,4 +1,4 @@
-"""benchmarks/training_speed.py in its tiny mode: it runs and ends with its JSON line (not a timed test)."""
+"""The benchmarks in their tiny modes: each runs and ends with its JSON line (not timed tests)."""
 import json
 import subprocess
 import sys
@@ -23,3 +23,14 @@ def test_benchmark_tiny_mode_prints_its_figures():
     assert figures["same_trajectory"] is True  # same seed: the two loops play the same episodes
     assert set(figures["no_tf_function_slowdown"]) == {"course", "notebook"}
     assert "learning step (agent_learn)" in figures["parts_ms"]
+
+
+def test_grading_benchmark_tiny_mode_grades_right_and_prints_its_figures():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.grading_speed", "--submissions", "5",
+                             "--whole-notebooks", "1", "--episodes", "2"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["grades_as_expected"] is True  # each kind of submission got its expected points
+    assert figures["submissions"] == 5 and figures["submissions_per_minute"] > 0
+    assert figures["speedup_vs_whole_notebook"] > 0 and figures["whole_notebooks"] == 1

@@ -184,13 +184,16 @@ def attacks(port, canary, secret):
                            "    try:\n        pathlib.Path(target).write_text('overwritten')\n"
                            "        print('WROTE', target)\n    except OSError as error:\n"
                            "        print('could not write:', error)\n"
-                           f"print('SEES SECRET' if pathlib.Path({str(secret)!r}).exists() else 'no secret in reach')\n"},
+                           f"print('SEES SECRET' if pathlib.Path({str(secret)!r}).exists()"
+                           " else 'no secret in reach')\n"},
         "kills_its_parent": {"UNQ_C1": "# UNQ_C1\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
                              "os.killpg(os.getpgid(0), signal.SIGKILL)\n"},
         "kills_everything_it_can": {"UNQ_C1": "# UNQ_C1\nimport os, signal\nos.kill(-1, signal.SIGKILL)\n"},
         "floods_its_output": {"UNQ_C1": "# UNQ_C1\nimport sys\nfor _ in range(300):\n"
                               "    sys.stdout.write('flood ' * 200000)\n" + RIGHT["UNQ_C1"]},
         "forks_without_end": {"UNQ_C1": "# UNQ_C1\nimport os\nwhile True:\n    os.fork()\n"},
+        "prints_escape_sequences": {"UNQ_C1": "# UNQ_C1\nprint('\\x1b[2J\\x1b[31mALL PASSED\\x1b]0;title\\x07')\n"
+                                    "raise ValueError('\\x1b[1Aup')\n"},
         "forges_the_report": {"UNQ_C1": "# UNQ_C1\nimport os\nfor fd in range(3, 64):\n    try:\n"
                               f"        os.write(fd, {forged.encode()!r})\n    except OSError:\n        pass\n"
                               "os._exit(0)\n"},
@@ -206,11 +209,12 @@ def hostile_class(tmp_path_factory):
     cases = attacks(listener.port, canary, secret)
     for name, cells in cases.items():
         nbformat.write(notebook_with(cells), str(folder / f"{name}.ipynb"))
-    blank = notebook_with({"UNQ_C1": tagged_cells(NOTEBOOK, "graded", "UNQ_C1")[0].source,
-                           "UNQ_C2": tagged_cells(NOTEBOOK, "graded", "UNQ_C2")[0].source}, outputs="All tests passed!\n")
+    blank_cells = {exercise: tagged_cells(NOTEBOOK, "graded", exercise)[0].source for exercise in ("UNQ_C1", "UNQ_C2")}
+    blank = notebook_with(blank_cells, outputs="All tests passed!\n")
     nbformat.write(blank, str(folder / "blank_with_passing_outputs.ipynb"))
     (folder / "not_a_notebook.ipynb").write_bytes(os.urandom(2000))
     nbformat.write(answered_notebook(NOTEBOOK), str(folder / "honest.ipynb"))
+    nbformat.write(answered_notebook(NOTEBOOK), str(folder / "=HYPERLINK(1).ipynb"))
     utils_before = (ROOT / "utils.py").read_bytes()
     result, rows = grade_class(folder, out, "--timeout", "25", "--memory", "1536")
     yield {"result": result, "rows": rows, "out": out, "canary": canary, "listener": listener,
@@ -228,9 +232,9 @@ def feedback(out, name):
 def test_the_grader_survives_a_hostile_class_and_grades_every_notebook(hostile_class):
     result, rows = hostile_class["result"], hostile_class["rows"]
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(rows) == len(attacks(0, "", "")) + 3
+    assert len(rows) == len(attacks(0, "", "")) + 4
     assert rows["honest"]["score"] == "20"
-    assert "Graded 15 of 16 submissions (1 invalid)" in result.stdout
+    assert f"Graded {len(rows) - 1} of {len(rows)} submissions (1 invalid)" in result.stdout
 
 
 @needs_bwrap
@@ -276,6 +280,15 @@ def test_a_flood_of_output_is_cut_and_the_results_stay_small(hostile_class):
 
 
 @needs_bwrap
+def test_no_escape_sequence_reaches_a_terminal_and_no_formula_a_spreadsheet(hostile_class):
+    out, rows = hostile_class["out"], hostile_class["rows"]
+    text = (out / "prints_escape_sequences.json").read_text()
+    assert "ALL PASSED" in json.loads(text)["output"] and "\\u001b" not in text and "\x1b" not in text
+    assert "\x1b" not in hostile_class["result"].stdout + hostile_class["result"].stderr
+    assert rows["'=HYPERLINK(1)"]["score"] == "20"  # quoted: a spreadsheet shows it as text
+
+
+@needs_bwrap
 def test_a_file_that_is_not_a_notebook_is_invalid_with_a_plain_message(hostile_class):
     row = hostile_class["rows"]["not_a_notebook"]
     assert (row["status"], row["score"]) == ("invalid", "0")
@@ -283,6 +296,21 @@ def test_a_file_that_is_not_a_notebook_is_invalid_with_a_plain_message(hostile_c
 
 
 # ----------------------------------------------------------------------------- the command
+
+def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, monkeypatch):
+    from grading import sandbox
+    from scripts.grade import find_notebooks, grade, read_graded_cells
+
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
+    nbformat.write(answered_notebook(NOTEBOOK), str(tmp_path / "honest.ipynb"))
+    (submission,) = find_notebooks([tmp_path / "honest.ipynb"])
+    submission.cells = read_graded_cells(submission.path)
+    messages = open(tmp_path / "log.txt", "w+")
+    rows = grade([submission], tmp_path / "out", 2, {"timeout": 120.0, "memory_mib": 2048}, stream=messages)
+    messages.seek(0)
+    assert "bubblewrap not available" in messages.read()
+    assert (rows[0]["UNQ_C1"], rows[0]["UNQ_C2"]) == (10, 10)
+
 
 def test_usage_errors_are_plain_and_fail(tmp_path):
     for arguments, words in ((["does-not-exist.ipynb"], "no such file or folder"),
