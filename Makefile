@@ -27,8 +27,9 @@ test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chr
 check-platforms: $(DEV_READY)  ## Resolve the requirements for every supported platform and Python (uv)
 	$(PY) -m scripts.check_platforms
 
-lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml
+lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml; actionlint on the hosted workflow
 	$(PY) -m ruff check .
+	$(VENV)/bin/actionlint .github/workflows/platforms.yml
 
 test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
 	bash scripts/test_in_trixie.sh

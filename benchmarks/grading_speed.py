@@ -29,7 +29,7 @@ KINDS = (("right", {}, (10, 10)),
          ("learning_rate_0.01", {"UNQ_C1": ("learning_rate=ALPHA", "learning_rate=0.01")}, (8, 10)),
          ("no_done_mask", {"UNQ_C2": (" * (1 - done_vals)", "")}, (10, 5)),
          ("mean_absolute_error", {"UNQ_C2": ("MSE(y_targets", "tf.keras.losses.MAE(y_targets")}, (10, 5)),
-         ("relu_output", {"UNQ_C1": ("activation='linear'", "activation='relu'")}, (0, 10)))
+         ("relu_output", {"UNQ_C1": ("activation='linear'", "activation='relu'")}, (2, 10)))
 
 
 def make_class(folder, count):

@@ -13,7 +13,7 @@ PYTHONS = ((3, 11), (3, 12), (3, 13))
 # uv's name for each target -> what a person calls it. Every Python of PYTHONS on each.
 SUPPORTED = {
     "x86_64-unknown-linux-gnu": "Linux x86-64",
-    "aarch64-unknown-linux-gnu": "Linux aarch64 (Raspberry Pi OS 64-bit, Graviton, Docker on Apple silicon)",
+    "aarch64-unknown-linux-gnu": "Linux aarch64 (Raspberry Pi OS 64-bit, Graviton, Linux VMs on Apple silicon)",
     "aarch64-apple-darwin": "macOS arm64 (Apple silicon)",
     "x86_64-pc-windows-msvc": "Windows x86-64",
 }
@@ -21,7 +21,8 @@ SUPPORTED = {
 # Targets that cannot work, with what to use instead (checked to fail by check_platforms.py).
 UNSUPPORTED = {
     "x86_64-apple-darwin": ("macOS x86-64 (Intel)", "TensorFlow 2.21 has no wheel for Intel Macs: run the "
-                            "project in Docker (a Linux x86-64 image) or on another machine"),
+                            "project in a Linux virtual machine (Debian 12 x86-64 in UTM, VirtualBox or "
+                            "Parallels), where the Linux commands apply, or on another machine"),
     "aarch64-pc-windows-msvc": ("Windows arm64", "TensorFlow 2.21 has no wheel for Windows on Arm: install "
                                 "the x64 build of Python, which Windows runs under emulation"),
     "i686-unknown-linux-gnu": ("32-bit Linux", "TensorFlow has no 32-bit build: use a 64-bit Python"),
