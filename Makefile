@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run test grade test-browser check-platforms test-trixie test-arm64 lint demo benchmark benchmark-grading clean
+.PHONY: run test grade compare test-browser check-platforms test-trixie test-arm64 lint demo benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -39,6 +39,11 @@ test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64
 
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
 	$(PY) -m scripts.demo
+
+# Settings compared over seeds (scripts/compare.py); the default is a small example.
+COMPARE ?= --variant GAMMA=0.99 --seeds 0 1 2 --episodes 300
+compare: $(READY)  ## Compare settings over seeds, in parallel: make compare COMPARE="--variant ALPHA=5e-4 --seeds 0 1 2 3 4"
+	$(PY) -m scripts.compare $(COMPARE)
 
 benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
 	$(PY) -m benchmarks.training_speed

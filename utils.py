@@ -243,8 +243,13 @@ def check_update_conditions(t, num_steps_upd, memory_buffer):
     return (t + 1) % num_steps_upd == 0 and len(memory_buffer) > MINIBATCH_SIZE
 
 
-def get_new_eps(epsilon, decay=E_DECAY, minimum=E_MIN):
-    """Return the next episode's epsilon: max(minimum, decay * epsilon), for epsilon in [0, 1]."""
+def get_new_eps(epsilon, decay=None, minimum=None):
+    """Return the next episode's epsilon: max(minimum, decay * epsilon), for epsilon in [0, 1].
+
+    decay and minimum default to E_DECAY and E_MIN, read when called (scripts.compare varies them).
+    """
+    decay = E_DECAY if decay is None else decay
+    minimum = E_MIN if minimum is None else minimum
     _check_number("epsilon", epsilon, 0.0, 1.0)
     _check_number("decay", decay, 0.0, 1.0)
     _check_number("minimum", minimum, 0.0, 1.0)
@@ -312,11 +317,13 @@ def choose_action(state, epsilon, policy_network):
     return random.choice(range(NUM_ACTIONS))
 
 
-def update_target_network(q_network, target_q_network, tau=TAU):
+def update_target_network(q_network, target_q_network, tau=None):
     """Soft-update the target network in place: w_target <- tau * w + (1 - tau) * w_target.
 
     Works eagerly and inside @tf.function. Both networks must have weights of the same shapes.
+    tau defaults to TAU, read when called (scripts.compare varies it).
     """
+    tau = TAU if tau is None else tau
     _check_model("q_network", q_network)
     _check_model("target_q_network", target_q_network)
     _check_number("tau", tau, 0.0, 1.0)
@@ -444,6 +451,23 @@ def load_model(filename):
 
 # ----------------------------------------------------------------------------- display
 
+def _as_points(name, history):
+    """history (the points of each episode) as a flat float array, or a clear error."""
+    if isinstance(history, (str, bytes)) or not isinstance(history, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a list of numbers, got {type(history).__name__}")
+    try:
+        points = np.asarray(history, dtype=np.float64) if len(history) else np.zeros(0)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a list of numbers (points per episode), got {history!r:.80}") from None
+    if points.ndim != 1:
+        raise ValueError(f"{name} must be a flat list of numbers, got shape {points.shape}")
+    if len(points) == 0:
+        raise ValueError(f"{name} is empty: train for at least one episode before plotting")
+    if not np.isfinite(points).all():
+        raise ValueError(f"{name} must hold finite numbers; found {points[~np.isfinite(points)][:3]}")
+    return points
+
+
 def plot_history(point_history, *, lower_limit=0, upper_limit=None, window_size=None,
                  plot_rolling_mean_only=False, plot_data_only=False, ax=None):
     """Plot the total points of each episode and their rolling mean; return the Figure.
@@ -456,19 +480,7 @@ def plot_history(point_history, *, lower_limit=0, upper_limit=None, window_size=
         ax: matplotlib Axes to draw into (default: a new figure, which a notebook shows once,
             as the cell's result).
     """
-    if isinstance(point_history, (str, bytes)) or not isinstance(point_history, (Sequence, np.ndarray)):
-        raise TypeError(f"point_history must be a list of numbers, got {type(point_history).__name__}")
-    try:
-        points = np.asarray(point_history, dtype=np.float64) if len(point_history) else np.zeros(0)
-    except (TypeError, ValueError):
-        raise TypeError("point_history must be a list of numbers (points per episode), "
-                        f"got {point_history!r:.80}") from None
-    if points.ndim != 1:
-        raise ValueError(f"point_history must be a flat list of numbers, got shape {points.shape}")
-    if len(points) == 0:
-        raise ValueError("point_history is empty: train for at least one episode before plotting")
-    if not np.isfinite(points).all():
-        raise ValueError(f"point_history must hold finite numbers; found {points[~np.isfinite(points)][:3]}")
+    points = _as_points("point_history", point_history)
     upper = len(points) if upper_limit is None else upper_limit
     _check_int("lower_limit", lower_limit, low=0)
     _check_int("upper_limit", upper, low=0)
@@ -492,6 +504,42 @@ def plot_history(point_history, *, lower_limit=0, upper_limit=None, window_size=
         ax.plot(episodes, rolling_mean, color="magenta", linewidth=2, label=f"Rolling mean ({window} episodes)")
     ax.set_xlabel("Episode")
     ax.set_ylabel("Total Points")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax.figure
+
+
+def plot_comparison(runs, *, window_size=SOLVED_WINDOW, ax=None):
+    """Compare settings over seeds; return the Figure.
+
+    For each setting, a line: the mean over its runs of each run's rolling mean of points; and a
+    shaded band from the lowest to the highest of those rolling means. At each episode, only the
+    runs that reached it count (runs that stop when solved end early).
+
+    Args:
+        runs: dict, a label for each setting -> a list of point histories, one per seed.
+        window_size: int, episodes in each run's rolling mean (default: the solved test's 100).
+        ax: matplotlib Axes to draw into (default: a new figure).
+    """
+    if not isinstance(runs, dict) or not runs:
+        raise TypeError("runs must be a non-empty dict: a label -> a list of point histories (one per seed)")
+    _check_int("window_size", window_size, low=1)
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(10, 5), facecolor="white")
+        plt.close(figure)
+    for label, histories in runs.items():
+        if isinstance(histories, (str, bytes)) or not isinstance(histories, Sequence) or not histories:
+            raise TypeError(f"runs[{label!r}] must be a non-empty list of point histories, one per seed")
+        means = [pd.Series(_as_points(f"runs[{label!r}][{i}]", history)).rolling(window_size, min_periods=1).mean()
+                 for i, history in enumerate(histories)]
+        table = pd.concat(means, axis=1)  # episodes x runs, NaN after a run ended
+        episodes = np.arange(1, len(table) + 1)
+        line, = ax.plot(episodes, table.mean(axis=1), linewidth=2,
+                        label=f"{label} ({len(histories)} seed{'s' if len(histories) > 1 else ''})")
+        ax.fill_between(episodes, table.min(axis=1), table.max(axis=1), color=line.get_color(), alpha=0.2)
+    ax.axhline(SOLVED_POINTS, color="grey", linestyle="--", linewidth=1, label=f"Solved ({SOLVED_POINTS:.0f})")
+    ax.set_xlabel("Episode")
+    ax.set_ylabel(f"Total Points (rolling mean of {window_size})")
     ax.grid(alpha=0.3)
     ax.legend()
     return ax.figure

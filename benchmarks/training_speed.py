@@ -31,7 +31,7 @@ import utils  # first: it sets TensorFlow's logging before TensorFlow loads
 import gym
 import tensorflow as tf
 
-from scripts.notebook_tools import agent_namespace, new_training, training_episode_function
+from scripts.notebook_tools import agent_namespace, train, training_episode_function
 
 
 def course_get_experiences(memory_buffer):
@@ -235,14 +235,8 @@ def time_parts(seed):
 
 def solve(seed, max_episodes=2000):
     """Train with the notebook's loop until solved (utils.is_solved); return (episodes, seconds)."""
-    agent, env, memory_buffer, policy_network = new_training(seed)
-    epsilon, points, started = 1.0, [], time.perf_counter()
-    for episode in range(1, max_episodes + 1):
-        points.append(agent["episode"](env, epsilon, memory_buffer, policy_network))
-        epsilon = utils.get_new_eps(epsilon)
-        if utils.is_solved(points):
-            return episode, time.perf_counter() - started
-    return None, time.perf_counter() - started
+    _, solved_at, seconds = train(seed, max_episodes=max_episodes)
+    return solved_at, seconds
 
 
 def spread(values):

@@ -145,12 +145,13 @@ def all_fail(exercise, message):
     return [_verdict(part, False, message) for part in POINTS[exercise]]
 
 
-def _value(entry, what):
-    """The value of a guarded entry of the report, or AssertionError with what went wrong getting it."""
+def _value(entry, what=None):
+    """The value of a guarded entry of the report, or AssertionError with what went wrong getting it
+    (the error alone when what is None: the public grader's own message)."""
     if not isinstance(entry, dict):
-        raise Unreadable(what)
+        raise Unreadable(what or "an entry")
     if "error" in entry:
-        raise AssertionError(f"{what}: {entry['error']}")
+        raise AssertionError(f"{what}: {entry['error']}" if what else str(entry["error"]))
     return entry["value"]
 
 
@@ -237,7 +238,7 @@ def _case_results(report, cases):
     for entry, case in zip(entries, cases, strict=True):
         size = len(case["rewards"])
         try:
-            loss, error = float(_array(_value(entry["loss"], "compute_loss failed"), ())), None
+            loss, error = float(_array(_value(entry["loss"]), ())), None
         except AssertionError as failure:
             loss, error = None, str(failure)
         gradient = None

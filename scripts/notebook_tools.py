@@ -10,6 +10,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "C3_W3_A1_Assignment.ipynb"
 EXERCISES = ("UNQ_C1", "UNQ_C2")
+UTILS_SETTINGS = ("TAU", "E_DECAY", "E_MIN", "MINIBATCH_SIZE")  # utils' constants that shape the training
 _HINT_CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -71,21 +72,32 @@ def hyperparameters(notebook=None):
     return {name: value for name, value in namespace.items() if name.isupper()}
 
 
-def agent_namespace(seed=None, notebook=None):
+def agent_namespace(seed=None, notebook=None, settings=None):
     """Run the notebook's own set-up code (imports, hyperparameters, answered exercises, agent_learn).
 
     Returns the resulting namespace: q_network, target_q_network, optimizer, compute_loss,
     agent_learn, experience, the hyperparameters, the training cell's settings, the imported
     modules, and episode (see training_episode_function). With seed, the networks start from the
-    weights tf.random.set_seed(seed) gives. For scripts, not for the learner's notebook (which
+    weights tf.random.set_seed(seed) gives. settings replaces hyperparameters of the notebook's
+    section 2 (before the exercises run, so Adam gets ALPHA) and utils' UTILS_SETTINGS (in the
+    utils module, for this whole process). For scripts, not for the learner's notebook (which
     runs in a real kernel).
     """
     import tensorflow as tf
+
+    import utils
 
     notebook = notebook or load_notebook()
     namespace = {}
     for source in setup_sources(notebook):
         exec(source, namespace)
+    for name, value in (settings or {}).items():
+        if name in UTILS_SETTINGS:
+            setattr(utils, name, value)
+        elif name in hyperparameters(notebook):
+            namespace[name] = value
+        else:
+            raise ValueError(f"unknown setting {name!r}")
     if seed is not None:
         tf.random.set_seed(seed)
     for exercise in EXERCISES:
@@ -120,12 +132,13 @@ def training_episode_function(namespace, notebook=None):
     return scope["episode"]
 
 
-def new_training(seed):
+def new_training(seed, settings=None):
     """Set up the notebook's training from a seed: (agent, env, memory_buffer, policy_network).
 
     Seeds Python's random, TensorFlow (the networks' first weights) and the environment; the
     target network starts equal to the Q-network, as in the notebook's training cell. Play an
-    episode with agent["episode"](env, epsilon, memory_buffer, policy_network).
+    episode with agent["episode"](env, epsilon, memory_buffer, policy_network). settings: see
+    agent_namespace.
     """
     import random
 
@@ -134,9 +147,34 @@ def new_training(seed):
     import utils
 
     random.seed(seed)
-    agent = agent_namespace(seed=seed)
+    agent = agent_namespace(seed=seed, settings=settings)
     agent["target_q_network"].set_weights(agent["q_network"].get_weights())
     env = utils.limit_exhaust_particles(gym.make("LunarLander-v2"))
     env.reset(seed=seed)
     memory_buffer = utils.ReplayMemory(maxlen=agent["MEMORY_SIZE"])
     return agent, env, memory_buffer, utils.NumpyQNetwork(agent["q_network"])
+
+
+def train(seed, settings=None, max_episodes=2000, stop_when_solved=True, on_episode=None):
+    """The notebook's training from a seed, episode after episode: (points, solved_at, seconds).
+
+    Runs the training cell's own episode, decays epsilon with utils.get_new_eps, and stops once
+    utils.is_solved (unless stop_when_solved is False) or after max_episodes. solved_at is the
+    episode it was first solved in, or None. on_episode(episode, points) is called after each.
+    """
+    import time
+
+    import utils
+
+    agent, env, memory_buffer, policy_network = new_training(seed, settings)
+    epsilon, points, solved_at, started = 1.0, [], None, time.perf_counter()
+    for episode in range(1, max_episodes + 1):
+        points.append(float(agent["episode"](env, epsilon, memory_buffer, policy_network)))
+        epsilon = utils.get_new_eps(epsilon)
+        if on_episode is not None:
+            on_episode(episode, points)
+        if solved_at is None and utils.is_solved(points):
+            solved_at = episode
+            if stop_when_solved:
+                break
+    return points, solved_at, time.perf_counter() - started
