@@ -151,8 +151,9 @@ def describe_optimizer(optimizer):
         return {"kind": "None"}
     if isinstance(optimizer, type):
         return {"kind": optimizer.__name__, "is_class": True}
-    settings = {name: _number_or_none(getattr(optimizer, name, None))
-                for name in ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon")}
+    settings = {name: _number_or_none(getattr(optimizer, name, None)) for name in
+                ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "clipnorm", "global_clipnorm",
+                 "clipvalue")}
     # The learning rate as text only when it is no number (str() of a Keras variable warns).
     text = None if settings["learning_rate"] is not None else str(getattr(optimizer, "learning_rate", None))[:200]
     return {"kind": type(optimizer).__name__, "is_class": False,

@@ -80,7 +80,9 @@ def probe_exercise_1(namespace, probe, public_tests, tf):
     networks = {name: namespace.get(name) for name in ("q_network", "target_q_network")}
     for name, network in networks.items():
         report[name] = {"description": guarded(public_tests.describe_network, network, probe["activation_inputs"])}
-    for name, network in networks.items():  # both weights first: two names for one network show up
+    # Both weights before any output, the target's first: one network under two names then fails as
+    # the target network (its outputs follow the Q-network's weights).
+    for name, network in reversed(networks.items()):
         weights = [np.asarray(array, dtype=np.float32) for array in probe["weights"][name]]
         report[name]["set_weights"] = guarded(lambda network=network, weights=weights: network.set_weights(weights))
     states = tf.constant(probe["states"], dtype=tf.float32)

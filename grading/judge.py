@@ -73,12 +73,22 @@ def _random_weights(rng, sizes):
     return weights
 
 
+def _clipped(gradient, settings):
+    """The gradient as Keras 3 clips it before an update: by norm, else by global norm, else by value."""
+    norm_limit = settings.get("clipnorm") or settings.get("global_clipnorm")
+    if norm_limit and norm_limit > 0:
+        return gradient * norm_limit / max(float(np.linalg.norm(gradient)), norm_limit)
+    value_limit = settings.get("clipvalue")
+    return np.clip(gradient, -value_limit, value_limit) if value_limit and value_limit > 0 else gradient
+
+
 def adam_steps(initial, gradients, settings):
     """The values an Adam optimizer with these settings gives a variable after each gradient (Keras 3's rule)."""
     rate, beta_1, beta_2, epsilon = (settings[key] for key in ("learning_rate", "beta_1", "beta_2", "epsilon"))
     value = np.asarray(initial, dtype=np.float64)
     m, v, v_max, values = np.zeros_like(value), np.zeros_like(value), np.zeros_like(value), []
     for step, gradient in enumerate(np.asarray(gradients, dtype=np.float64), start=1):
+        gradient = _clipped(gradient, settings)
         m += (gradient - m) * (1 - beta_1)
         v += (gradient ** 2 - v) * (1 - beta_2)
         v_max = np.maximum(v_max, v)
@@ -200,6 +210,9 @@ def _judge_optimizer(report, alpha, expected):
     if not all(isinstance(value, float) and math.isfinite(value) for value in settings.values()):
         raise Unreadable("optimizer settings")
     settings["amsgrad"] = description["amsgrad"] is True
+    for name in ("clipnorm", "global_clipnorm", "clipvalue"):
+        limit = description.get(name)
+        settings[name] = limit if isinstance(limit, float) and math.isfinite(limit) else None
     found = _array(_value(entry["steps"], "Applying the optimizer to a variable failed"),
                    (OPTIMIZER_STEPS, len(expected["optimizer"]["initial"])))
     wanted = adam_steps(expected["optimizer"]["initial"], expected["optimizer"]["gradients"], settings)
@@ -224,7 +237,7 @@ def _judge_part(part, judge):
         return _verdict(part, True, judge())
     except AssertionError as failure:
         return _verdict(part, False, str(failure))
-    except (Unreadable, KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+    except (Unreadable, KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as error:
         return _verdict(part, False, f"The grader could not read what your cell reported for {TITLES[part]} "
                                      f"({type(error).__name__}: {error}); no points for it.")
 
@@ -342,7 +355,7 @@ def judge(exercise, run, expected, alpha, limits):
         report = json.loads(run.report)
         if not isinstance(report, dict):
             raise Unreadable("not an object")
-    except (ValueError, Unreadable):
+    except (ValueError, RecursionError, Unreadable):
         return all_fail(exercise, "The grader could not read the report of your cell (did your code write to it?). "
                                    "No points for this exercise.")
     if exercise == "UNQ_C1":

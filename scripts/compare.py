@@ -185,9 +185,10 @@ class Progress:
             self.stream.write(f"\r[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.total} runs done; "
                               f"under way: {going or '-'}; about {self.time_left(jobs)} left\033[K")
         elif finished is not None:
-            self.stream.write(f"[{self.done}/{self.total}] {finished['label']} seed {finished['seed']}: "
-                              f"{finished['solved_at'] or 'not'} solved, {finished['seconds']:.0f} s; "
-                              f"about {self.time_left(jobs)} left\n")
+            outcome = (f"solved in {finished['solved_at']} episodes" if finished["solved_at"]
+                       else f"not solved in {len(finished['points'])} episodes")
+            self.stream.write(f"[{self.done}/{self.total}] {finished['label']} seed {finished['seed']}: {outcome}, "
+                              f"{finished['seconds']:.0f} s; about {self.time_left(jobs)} left\n")
         self.stream.flush()
 
 

@@ -135,7 +135,12 @@ def grade_exercise(sandbox, submission, exercise, setup, alpha, limits):
     task = {"exercise": exercise, "setup": setup, "answer": submission.cells[exercise], "probe": probe,
             "memory_mib": limits["memory_mib"], "seconds": limits["timeout"]}
     run = sandbox.run(task, limits["timeout"], limits["memory_mib"])
-    return judge.judge(exercise, run, expected, alpha, limits), run.output, run.seconds
+    try:
+        verdicts = judge.judge(exercise, run, expected, alpha, limits)
+    except Exception as error:  # whatever a report holds, one exercise never stops the class
+        verdicts = judge.all_fail(exercise, f"The grader could not judge what your cell reported "
+                                            f"({type(error).__name__}). No points for this exercise.")
+    return verdicts, run.output, run.seconds
 
 
 def results_json(submission):

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
@@ -309,6 +310,12 @@ def test_the_video_check_fails_on_a_broken_mp4(page, tmp_path):
     broken = good[: len(good) // 3]  # cut short, as by a failed write
     problems = video_problems(mp4_page(page, tmp_path, broken))
     assert problems and "no frame" in problems[0]
+
+
+@pytest.mark.skipif(not os.environ.get("CHECK_VIDEO"), reason="CHECK_VIDEO=path.mp4 checks a video made elsewhere")
+def test_a_video_made_elsewhere_plays(page, tmp_path):
+    """CHECK_VIDEO=path.mp4: a video made on another machine (README: the aarch64 run's) plays in Chromium."""
+    assert video_problems(mp4_page(page, tmp_path, Path(os.environ["CHECK_VIDEO"]).read_bytes())) == []
 
 
 def test_the_video_check_fails_on_a_blank_video(page, tmp_path):

@@ -192,8 +192,13 @@ def attacks(port, canary, secret):
         "floods_its_output": {"UNQ_C1": "# UNQ_C1\nimport sys\nfor _ in range(300):\n"
                               "    sys.stdout.write('flood ' * 200000)\n" + RIGHT["UNQ_C1"]},
         "forks_without_end": {"UNQ_C1": "# UNQ_C1\nimport os\nwhile True:\n    os.fork()\n"},
+        "one_network_under_two_names": {"UNQ_C1": RIGHT["UNQ_C1"] + "\ntarget_q_network = q_network\n",
+                                        "UNQ_C2": RIGHT["UNQ_C2"]},
         "prints_escape_sequences": {"UNQ_C1": "# UNQ_C1\nprint('\\x1b[2J\\x1b[31mALL PASSED\\x1b]0;title\\x07')\n"
                                     "raise ValueError('\\x1b[1Aup')\n"},
+        "nests_the_report_deeply": {"UNQ_C1": "# UNQ_C1\nimport os\nfor fd in range(3, 64):\n    try:\n"
+                                   "        os.write(fd, b'[' * 1000000)\n    except OSError:\n        pass\n"
+                                   "os._exit(0)\n"},
         "forges_the_report": {"UNQ_C1": "# UNQ_C1\nimport os\nfor fd in range(3, 64):\n    try:\n"
                               f"        os.write(fd, {forged.encode()!r})\n    except OSError:\n        pass\n"
                               "os._exit(0)\n"},
@@ -240,7 +245,8 @@ def test_the_grader_survives_a_hostile_class_and_grades_every_notebook(hostile_c
 @needs_bwrap
 @pytest.mark.parametrize("name", ["patches_public_tests", "prints_a_pass_and_exits", "always_equal_objects",
                                   "blank_with_passing_outputs", "kills_its_parent",
-                                  "kills_everything_it_can", "forks_without_end", "forges_the_report"])
+                                  "kills_everything_it_can", "forks_without_end", "forges_the_report",
+                                  "nests_the_report_deeply"])
 def test_cheats_and_attacks_score_nothing(hostile_class, name):
     row = hostile_class["rows"][name]
     assert (row["status"], row["UNQ_C1"]) == ("graded", "0")
@@ -258,6 +264,14 @@ def test_a_failure_costs_that_exercise_only(hostile_class, name, exercise, words
     row, other = hostile_class["rows"][name], {"UNQ_C1": "UNQ_C2", "UNQ_C2": "UNQ_C1"}[exercise]
     assert row[exercise] == "0" and row[other] == "10"
     assert words in feedback(hostile_class["out"], name)
+
+
+@needs_bwrap
+def test_one_network_under_two_names_loses_the_target_networks_points(hostile_class):
+    out = hostile_class["out"]
+    assert points(out, "one_network_under_two_names", "UNQ_C1") == {"q_network": 4, "target_q_network": 0,
+                                                                    "optimizer": 2}
+    assert "one network under two names" in feedback(out, "one_network_under_two_names")
 
 
 @needs_bwrap
@@ -357,14 +371,15 @@ def test_the_judges_adam_follows_keras():
 
     rng = np.random.default_rng(3)
     initial, gradients = rng.normal(size=5), rng.normal(size=(3, 5))
-    for amsgrad in (False, True):
-        optimizer = tf.keras.optimizers.Adam(learning_rate=0.01, amsgrad=amsgrad, epsilon=1e-3)
+    for extra in ({"amsgrad": False}, {"amsgrad": True}, {"amsgrad": False, "clipnorm": 0.5},
+                  {"amsgrad": False, "global_clipnorm": 0.7}, {"amsgrad": False, "clipvalue": 0.2}):
+        optimizer = tf.keras.optimizers.Adam(learning_rate=0.01, epsilon=1e-3, **extra)
         variable, found = tf.Variable(initial.astype(np.float32)), []
         for gradient in gradients:
             optimizer.apply_gradients([(tf.constant(gradient, dtype=tf.float32), variable)])
             found.append(variable.numpy())
-        settings = {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-3, "amsgrad": amsgrad}
-        assert np.allclose(found, adam_steps(initial, gradients, settings), atol=1e-6)
+        settings = {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-3, **extra}
+        assert np.allclose(found, adam_steps(initial, gradients, settings), atol=1e-6), extra
 
 
 def test_the_judges_gradient_is_msEs():

@@ -142,6 +142,21 @@ CATALOGUE = [
         "    q_values = tf.reduce_sum(q_network(states) * tf.one_hot(tf.cast(actions, tf.int32), 4), axis=1)\n"
         "    loss = MSE")), None),
     ("squared_difference", loss(loss="tf.reduce_mean(tf.math.squared_difference(q_values, y_targets))"), None),
+    ("Keras 2 habit: input_shape on the first Dense", network(
+        "Dense(64, activation='relu', input_shape=state_size), Dense(64, activation='relu'), "
+        "Dense(num_actions, activation='linear')"), None),
+    ("Keras 2 habit: InputLayer(input_shape=...)", network(
+        "tf.keras.layers.InputLayer(input_shape=state_size), Dense(64, activation='relu'), "
+        "Dense(64, activation='relu'), Dense(num_actions)"), None),
+    ("layers added one by one", ("network", "q_network = Sequential()\nq_network.add(Input(shape=state_size))\n"
+                                 "q_network.add(Dense(64, activation='relu'))\n"
+                                 "q_network.add(Dense(64, activation='relu'))\n"
+                                 "q_network.add(Dense(num_actions))"), None),
+    ("Adam with gradient clipping", optimizer("Adam(learning_rate=ALPHA, clipnorm=1.0)"), None),
+    ("Adam with its own epsilon and amsgrad", optimizer("Adam(learning_rate=ALPHA, epsilon=1e-6, amsgrad=True)"), None),
+    ("compute_loss under @tf.function", ("loss", "@tf.function\n" + LOSS.format(max_qsa=GIVEN_MAX, y=RIGHT_Y,
+                                                                                 loss=RIGHT_LOSS)), None),
+    ("the square written as a power", loss(loss="tf.math.reduce_mean((y_targets - q_values) ** 2)"), None),
 ]
 
 

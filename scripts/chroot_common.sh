@@ -1,0 +1,55 @@
+# Shared by test_in_trixie.sh and test_arm64.sh (sourced, with ROOT set): a clean clone of this
+# repository's committed HEAD, tested in a Debian chroot that reaches the registry as this machine does.
+# Whatever is mounted or changed is put back on exit, in reverse order (mounted, then undo).
+
+# A line the chroot prints first: the machine, the Python and the system the tests run on.
+WHERE='echo "In the chroot: $(uname -m), $(python3 --version), $(. /etc/os-release; echo "$PRETTY_NAME")"'
+
+mounted=()
+undo=()
+cleanup() {
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
+  for ((i = ${#undo[@]} - 1; i >= 0; i--)); do eval "${undo[i]}" || true; done
+}
+trap cleanup EXIT
+
+install_packages() {
+  apt-get install -y -qq "$@" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
+}
+
+# bootstrap DIR RELEASE [DEBOOTSTRAP OPTIONS...]: a minimal Debian RELEASE in DIR, made once and kept.
+bootstrap() {
+  local dir=$1 release=$2 started=$SECONDS
+  shift 2
+  if [ -x "$dir/usr/bin/python3" ] && [ -x "$dir/usr/bin/make" ]; then return; fi
+  echo "Making a Debian $release system in $dir (debootstrap)..."
+  rm -rf "$dir"
+  debootstrap --variant=minbase "$@" "$release" "$dir" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
+    >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; exit 1; }
+  echo "debootstrap took $((SECONDS - started)) s"
+}
+
+# prepare_chroot DIR: the registry's settings and certificates, /proc /sys /dev, a fresh clone in /root/project.
+prepare_chroot() {
+  local dir=$1 config fs
+  for config in /etc/pip.conf /root/.config/pip/pip.conf /root/.pip/pip.conf; do
+    if [ -f "$config" ]; then mkdir -p "$dir$(dirname "$config")"; cp "$config" "$dir$config"; fi
+  done
+  cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  for fs in proc sys dev dev/pts; do
+    mount --bind "/$fs" "$dir/$fs" && mounted+=("$dir/$fs")
+  done
+  rm -rf "$dir/root/project"
+  git clone --quiet "$ROOT" "$dir/root/project"
+}
+
+# run_in_chroot DIR COMMAND: COMMAND (bash) in the clone, with a clean environment and the proxy settings.
+run_in_chroot() {
+  local dir=$1 command=$2 name
+  local keep=(HOME=/root LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true)
+  for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL PIP_EXTRA_INDEX_URL; do
+    if [ -n "${!name:-}" ]; then keep+=("$name=${!name}"); fi
+  done
+  chroot "$dir" /usr/bin/env -i "${keep[@]}" bash -c "cd /root/project && $command"
+}
