@@ -124,6 +124,7 @@ class Sandbox:
 
     def __init__(self):
         self.bwrap = bubblewrap() if sys.platform.startswith("linux") else None
+        self.running, self.stopped = set(), threading.Event()
         self.staging = Path(tempfile.mkdtemp(prefix="grader-inside-"))
         for path in FILES_INSIDE:
             shutil.copy(path, self.staging / path.name)
@@ -138,6 +139,12 @@ class Sandbox:
 
     def close(self):
         shutil.rmtree(self.staging, ignore_errors=True)
+
+    def stop_all(self):
+        """Kill every run under way, and refuse new ones (Ctrl-C)."""
+        self.stopped.set()
+        for process in list(self.running):
+            _kill(process)
 
     def _command(self, report_fd, workdir):
         if self.bwrap:
@@ -163,6 +170,9 @@ class Sandbox:
                                        env=environment if cwd else {}, start_new_session=True)
         finally:
             os.close(write_end)
+        self.running.add(process)
+        if self.stopped.is_set():
+            _kill(process)
         reports, output = [], _Tail(process.stdout)
         reader = threading.Thread(target=_read_report, args=(read_end, reports), daemon=True)
         reader.start()
@@ -173,6 +183,7 @@ class Sandbox:
             pass
         timed_out, memory_exceeded = _watch(process, started + timeout, memory_mib * 2**20)
         _kill(process)
+        self.running.discard(process)
         reader.join(timeout=5)
         shutil.rmtree(workdir, ignore_errors=True)
         return Run(report=reports[0] if reports else None, output=output.text(), timed_out=timed_out,

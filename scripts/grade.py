@@ -224,18 +224,23 @@ def grade(submissions, out, jobs, limits, stream=sys.stderr):
         if submission.invalid:
             finish(submission)
     valid = [submission for submission in submissions if not submission.invalid]
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_exercise, sandbox, submission, exercise, setup, alpha, limits):
-                       (submission, exercise) for submission in valid for exercise in EXERCISES}
-            for future in as_completed(futures):
-                submission, exercise = futures[future]
-                verdicts, output, seconds = future.result()
-                submission.verdicts[exercise], submission.outputs[exercise] = verdicts, judge.printable(output)
-                submission.seconds += seconds
-                if len(submission.verdicts) == len(EXERCISES):
-                    finish(submission)
+        futures = {pool.submit(grade_exercise, sandbox, submission, exercise, setup, alpha, limits):
+                   (submission, exercise) for submission in valid for exercise in EXERCISES}
+        for future in as_completed(futures):
+            submission, exercise = futures[future]
+            verdicts, output, seconds = future.result()
+            submission.verdicts[exercise], submission.outputs[exercise] = verdicts, judge.printable(output)
+            submission.seconds += seconds
+            if len(submission.verdicts) == len(EXERCISES):
+                finish(submission)
+    except KeyboardInterrupt:  # stop now: nothing queued starts, the runs under way are killed
+        pool.shutdown(wait=False, cancel_futures=True)
+        sandbox.stop_all()
+        raise
     finally:
+        pool.shutdown(wait=True)
         write_csv(out, rows)
         sandbox.close()
     return rows

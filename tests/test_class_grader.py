@@ -8,10 +8,12 @@ import copy
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 import nbformat
 import pytest
@@ -324,6 +326,25 @@ def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, 
     messages.seek(0)
     assert "bubblewrap not available" in messages.read()
     assert (rows[0]["UNQ_C1"], rows[0]["UNQ_C2"]) == (10, 10)
+
+
+def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    folder.mkdir()
+    for number in range(6):
+        nbformat.write(answered_notebook(NOTEBOOK), str(folder / f"learner{number}.ipynb"))
+    process = subprocess.Popen([sys.executable, "-m", "scripts.grade", str(folder), "--out", str(out), "--jobs", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("learner*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "graded so far" in stderr
+    assert time.monotonic() - interrupted < 15  # the queued exercises never start
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert 1 <= len(rows) < 6 and all(row["score"] == "20" for row in rows)
 
 
 def test_usage_errors_are_plain_and_fail(tmp_path):
