@@ -514,7 +514,8 @@ def plot_comparison(runs, *, window_size=SOLVED_WINDOW, ax=None):
 
     For each setting, a line: the mean over its runs of each run's rolling mean of points; and a
     shaded band from the lowest to the highest of those rolling means. At each episode, only the
-    runs that reached it count (runs that stop when solved end early).
+    runs that reached it count (runs that stop when solved end early): the line is dotted once
+    the first of them has ended.
 
     Args:
         runs: dict, a label for each setting -> a list of point histories, one per seed.
@@ -533,9 +534,12 @@ def plot_comparison(runs, *, window_size=SOLVED_WINDOW, ax=None):
         means = [pd.Series(_as_points(f"runs[{label!r}][{i}]", history)).rolling(window_size, min_periods=1).mean()
                  for i, history in enumerate(histories)]
         table = pd.concat(means, axis=1)  # episodes x runs, NaN after a run ended
-        episodes = np.arange(1, len(table) + 1)
-        line, = ax.plot(episodes, table.mean(axis=1), linewidth=2,
+        episodes, mean = np.arange(1, len(table) + 1), table.mean(axis=1).to_numpy()
+        everyone = int((table.count(axis=1) == len(histories)).sum())  # episodes every run reached
+        line, = ax.plot(episodes[:everyone], mean[:everyone], linewidth=2,
                         label=f"{label} ({len(histories)} seed{'s' if len(histories) > 1 else ''})")
+        # Dotted once the first run has ended: the mean is over fewer seeds from there on.
+        ax.plot(episodes[everyone - 1:], mean[everyone - 1:], linewidth=1.5, linestyle=":", color=line.get_color())
         ax.fill_between(episodes, table.min(axis=1), table.max(axis=1), color=line.get_color(), alpha=0.2)
     ax.axhline(SOLVED_POINTS, color="grey", linestyle="--", linewidth=1, label=f"Solved ({SOLVED_POINTS:.0f})")
     ax.set_xlabel("Episode")

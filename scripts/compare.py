@@ -160,7 +160,8 @@ def draw(records_by_label, path):
     import utils
 
     figure = utils.plot_comparison({name: [r["points"] for r in records] for name, records in records_by_label.items()})
-    figure.axes[0].set_title("Rolling mean of the points over seeds: the line is the mean, the band the spread")
+    figure.axes[0].set_title("Over seeds: the line is the mean, dotted once a run has solved and stopped; "
+                             "the band is the spread", fontsize=10)
     figure.savefig(path, dpi=100, bbox_inches="tight")
 
 

@@ -133,12 +133,13 @@ def test_plot_comparison_draws_a_line_and_a_band_per_setting():
     figure = utils.plot_comparison(runs, window_size=5)
     ax = figure.axes[0]
     assert len(ax.collections) == 2  # one shaded band per setting
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert labels[:2] == ["baseline (2 seeds)", "GAMMA=0.99 (1 seed)"]
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["baseline (2 seeds)", "GAMMA=0.99 (1 seed)", "Solved (200)"]
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() < band[:, 1].max()  # it has a spread where two runs overlap
-    mean_line = ax.get_lines()[0].get_ydata()
-    assert len(mean_line) == 50 and np.isclose(mean_line[-1], np.mean(range(45, 50)))
+    every_seed, fewer_seeds = ax.get_lines()[:2]  # solid while both runs go, dotted after one ended
+    assert len(every_seed.get_ydata()) == 30 and fewer_seeds.get_linestyle() == ":"
+    assert np.isclose(fewer_seeds.get_ydata()[-1], np.mean(range(45, 50)))
 
 
 @pytest.mark.parametrize("runs, error", [({}, TypeError), ({"a": []}, TypeError), ({"a": [[1.0, "x"]]}, TypeError),
