@@ -108,12 +108,14 @@ def _bwrap_arguments(program, staging, report_fd):
             arguments += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             arguments += ["--ro-bind", path, path]
+    # The private /tmp first, then Python over it: a Python environment that lies under /tmp (a clone
+    # in a temporary folder) is bound read-only into the sandbox's /tmp, not hidden by it.
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
+                  "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm"]
     for path in (*SYSTEM_FILES, *_python_dirs()):
         if os.path.exists(path):
             arguments += ["--ro-bind", path, path]
-    arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
-                  "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm", "--ro-bind", str(staging), "/grader",
-                  "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+    arguments += ["--ro-bind", str(staging), "/grader", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for name, value in ENVIRONMENT.items():
         arguments += ["--setenv", name, value]
     return arguments + ["--", *PYTHON_FLAGS, "/grader/inside.py", str(report_fd)]

@@ -288,6 +288,27 @@ def test_nothing_escapes_the_sandbox(hostile_class):
 
 
 @needs_bwrap
+def test_a_python_environment_under_tmp_is_seen_read_only_and_nothing_else_there(tmp_path, monkeypatch):
+    """A clone in a temporary folder: its environment is bound into the private /tmp, read-only, alone."""
+    from grading import sandbox
+
+    environment = tmp_path / "clone" / ".venv"
+    environment.mkdir(parents=True)
+    (environment / "marker").write_text("the environment")
+    (tmp_path / "clone" / "secret.txt").write_text("a grader's file")
+    monkeypatch.setattr(sandbox, "_python_dirs", lambda: [str(environment)])
+    read_end, write_end = os.pipe()
+    arguments = sandbox._bwrap_arguments(bubblewrap(), tmp_path, write_end)
+    os.close(read_end)
+    os.close(write_end)
+    script = (f"cat {environment}/marker; echo; ls -A {tmp_path}/clone; "
+              f"echo changed > {environment}/marker 2>/dev/null && echo WRITABLE")
+    result = subprocess.run([*arguments[:arguments.index("--") + 1], "/bin/sh", "-c", script],
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["the", "environment", ".venv"], result.stdout + result.stderr
+
+
+@needs_bwrap
 def test_a_flood_of_output_is_cut_and_the_results_stay_small(hostile_class):
     out = hostile_class["out"]
     assert hostile_class["rows"]["floods_its_output"]["UNQ_C1"] == "10"
