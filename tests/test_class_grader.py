@@ -283,7 +283,10 @@ def test_nothing_escapes_the_sandbox(hostile_class):
     assert "no network" in feedback(out, "reaches_a_local_server")
     assert not hostile_class["canary"].exists() and hostile_class["utils_unchanged"]
     written = feedback(out, "writes_outside")
-    assert "WROTE" not in written and "no secret in reach" in written
+    # A write can succeed only in the sandbox's own /tmp (where a clone in /tmp has its folder), thrown
+    # away with it: the host's files above are untouched.
+    assert all(line.startswith("WROTE /tmp/") for line in written.splitlines() if line.startswith("WROTE"))
+    assert "could not write" in written and "no secret in reach" in written
     assert hostile_class["rows"]["reaches_a_local_server"]["UNQ_C1"] == "10"  # the attempt costs nothing either
 
 
