@@ -5,10 +5,11 @@ no network (its own empty network namespace), its own process IDs (it sees no pr
 cannot signal one), no capabilities, a read-only file system holding only the operating system,
 Python and the three files it needs (inside.py, utils.py, public_tests.py: none of the grader's
 other files, nor the submissions or the results), and a small private, empty, writable /tmp as its
-working folder (where Python lies under /tmp, its folder is bound there too, read-only). Everywhere, it runs in a process of its own, in a new session, with hard limits on
-memory, CPU time, file size and processes (set by inside.py before the learner's code runs), and
-is killed at the time limit. What comes back is bytes: the report (read up to REPORT_LIMIT) and
-the output (its start and its end kept, OUTPUT_LIMIT in all). judge.py decides what they are worth.
+working folder (where Python lies under /tmp, its folder is bound there too, read-only). Everywhere,
+it runs in a process of its own, in a new session, with hard limits on memory, CPU time, file size
+and processes (set by inside.py before the learner's code runs), and is killed at the time limit.
+What comes back is bytes: the report (read up to REPORT_LIMIT) and the output (its start and its end
+kept, OUTPUT_LIMIT in all). judge.py decides what they are worth.
 """
 import os
 import shutil
