@@ -28,6 +28,7 @@ NOTEBOOK = load_notebook()
 RIGHT = {exercise: hint_answer(NOTEBOOK, exercise) for exercise in ("UNQ_C1", "UNQ_C2")}
 KIND_EXERCISE = {"network": "UNQ_C1", "optimizer": "UNQ_C1", "loss": "UNQ_C2"}
 needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap (bwrap) is not installed or cannot run here")
+needs_grader = pytest.mark.skipif(sys.platform == "win32", reason="the class grader runs in WSL on Windows")
 
 
 def notebook_with(cells, outputs=None):
@@ -89,7 +90,7 @@ def catalogue_class(tmp_path_factory):
     return out, rows, where
 
 
-@needs_bwrap
+@needs_grader
 @pytest.mark.parametrize("description", [entry[0] for entry in CATALOGUE])
 def test_the_class_grader_on(catalogue_class, description):
     """Right answers, however written, get full marks; each wrong one loses points, with feedback naming it."""
@@ -106,7 +107,7 @@ def test_the_class_grader_on(catalogue_class, description):
     assert rows[name]["status"] == "graded"
 
 
-@needs_bwrap
+@needs_grader
 @pytest.mark.parametrize("description, exercise, expected_points", [
     ("32 units in layer 1", "UNQ_C1", {"q_network": 0, "target_q_network": 4, "optimizer": 2}),
     ("learning rate 0.01", "UNQ_C1", {"q_network": 4, "target_q_network": 4, "optimizer": 0}),
@@ -122,6 +123,7 @@ def test_partial_answers_get_the_points_they_deserve(catalogue_class, descriptio
     assert points(out, name, exercise) == expected_points
 
 
+@needs_grader
 def test_the_csv_has_a_row_per_submission_with_its_columns(catalogue_class):
     out, rows, where = catalogue_class
     assert set(rows) == {name for name, _, _ in where.values()}
@@ -337,6 +339,7 @@ def test_a_file_that_is_not_a_notebook_is_invalid_with_a_plain_message(hostile_c
 
 # ----------------------------------------------------------------------------- the command
 
+@needs_grader
 def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, monkeypatch):
     from grading import sandbox
     from scripts.grade import find_notebooks, grade, read_graded_cells
@@ -352,6 +355,7 @@ def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, 
     assert (rows[0]["UNQ_C1"], rows[0]["UNQ_C2"]) == (10, 10)
 
 
+@needs_grader
 def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "grades"
     folder.mkdir()
@@ -371,6 +375,7 @@ def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
     assert 1 <= len(rows) < 6 and all(row["score"] == "20" for row in rows)
 
 
+@needs_grader
 def test_usage_errors_are_plain_and_fail(tmp_path):
     for arguments, words in ((["does-not-exist.ipynb"], "no such file or folder"),
                              ([str(tmp_path), "--jobs", "0"], "expected a positive number"),
@@ -378,6 +383,15 @@ def test_usage_errors_are_plain_and_fail(tmp_path):
         result = subprocess.run([sys.executable, "-m", "scripts.grade", *arguments, "--out", str(tmp_path / "o")],
                                 capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert result.returncode != 0 and words in result.stderr, result.stderr
+
+
+def test_on_windows_the_grader_points_to_wsl_and_fails(tmp_path, monkeypatch, capsys):
+    from scripts import grade
+
+    nbformat.write(answered_notebook(NOTEBOOK), str(tmp_path / "honest.ipynb"))
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert grade.main([str(tmp_path / "honest.ipynb"), "--out", str(tmp_path / "out")]) == 2
+    assert "WSL" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_graded_cells_are_found_by_first_line_or_metadata(tmp_path):
