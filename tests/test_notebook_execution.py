@@ -100,6 +100,8 @@ def test_the_graded_cells_ran_the_hints_answers(short_run):
     assert "y_targets = rewards + gamma * max_qsa * (1 - done_vals)" in graded.source
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a test cannot send Ctrl-C to a process on Windows "
+                    "(subprocess sends only SIGTERM there); the Windows handler is unit-tested")
 def test_ctrl_c_stops_training_and_keeps_the_rest(tmp_path):
     work, build = project_copy(tmp_path), tmp_path / "build"
     process = subprocess.Popen(runner(work, build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
