@@ -111,6 +111,8 @@ def read_graded_cells(path):
         notebook = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise InvalidSubmission("not a Jupyter notebook: the file is not JSON text") from None
+    except RecursionError:
+        raise InvalidSubmission("not a Jupyter notebook: its JSON nests deeper than Python can read") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise InvalidSubmission("not a Jupyter notebook (version 4): it has no list of cells")
     code = [cell for cell in notebook["cells"] if isinstance(cell, dict) and cell.get("cell_type") == "code"]

@@ -222,6 +222,7 @@ def hostile_class(tmp_path_factory):
     blank = notebook_with(blank_cells, outputs="All tests passed!\n")
     nbformat.write(blank, str(folder / "blank_with_passing_outputs.ipynb"))
     (folder / "not_a_notebook.ipynb").write_bytes(os.urandom(2000))
+    (folder / "nests_its_json_deeply.ipynb").write_text("[" * 100_000 + "]" * 100_000)  # Python's parser recurses
     nbformat.write(answered_notebook(NOTEBOOK), str(folder / "honest.ipynb"))
     nbformat.write(answered_notebook(NOTEBOOK), str(folder / "=HYPERLINK(1).ipynb"))
     utils_before = (ROOT / "utils.py").read_bytes()
@@ -331,10 +332,11 @@ def test_no_escape_sequence_reaches_a_terminal_and_no_formula_a_spreadsheet(host
 
 
 @needs_bwrap
-def test_a_file_that_is_not_a_notebook_is_invalid_with_a_plain_message(hostile_class):
-    row = hostile_class["rows"]["not_a_notebook"]
-    assert (row["status"], row["score"]) == ("invalid", "0")
-    assert "not a Jupyter notebook" in row["message"]
+def test_files_that_are_not_notebooks_are_invalid_with_a_plain_message(hostile_class):
+    for name in ("not_a_notebook", "nests_its_json_deeply"):
+        row = hostile_class["rows"][name]
+        assert (row["status"], row["score"]) == ("invalid", "0")
+        assert "not a Jupyter notebook" in row["message"]
 
 
 # ----------------------------------------------------------------------------- the command
