@@ -242,9 +242,9 @@ def feedback(out, name):
 def test_the_grader_survives_a_hostile_class_and_grades_every_notebook(hostile_class):
     result, rows = hostile_class["result"], hostile_class["rows"]
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(rows) == len(attacks(0, "", "")) + 4
+    assert len(rows) == len(attacks(0, "", "")) + 5
     assert rows["honest"]["score"] == "20"
-    assert f"Graded {len(rows) - 1} of {len(rows)} submissions (1 invalid)" in result.stdout
+    assert f"Graded {len(rows) - 2} of {len(rows)} submissions (2 invalid)" in result.stdout
 
 
 @needs_bwrap
