@@ -4,6 +4,7 @@ pyproject.toml puts the repository root on the path: utils, public_tests and scr
 """
 import importlib
 import os
+import sys
 import warnings
 from collections import namedtuple
 from pathlib import Path
@@ -17,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # started under pytest would also see PYTEST_CURRENT_TEST, which turns off ipykernel's capture of
 # native stderr (TensorFlow's C++ messages): LEARNER_ENV never has it.
 LEARNER_ENV = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+
+# subprocess can send SIGINT (Ctrl-C) to a child everywhere but on Windows, where it sends only SIGTERM.
+sends_ctrl_c = pytest.mark.skipif(sys.platform == "win32", reason="subprocess cannot send Ctrl-C on Windows")
+
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 matplotlib.use("Agg")

@@ -303,10 +303,7 @@ def test_a_python_environment_under_tmp_is_seen_read_only_and_nothing_else_there
     (environment / "marker").write_text("the environment")
     (tmp_path / "clone" / "secret.txt").write_text("a grader's file")
     monkeypatch.setattr(sandbox, "_python_dirs", lambda: [str(environment)])
-    read_end, write_end = os.pipe()
-    arguments = sandbox._bwrap_arguments(bubblewrap(), tmp_path, write_end)
-    os.close(read_end)
-    os.close(write_end)
+    arguments = sandbox._bwrap_arguments(bubblewrap(), tmp_path, report_fd=-1)  # the command after "--" is ours
     script = (f"cat {environment}/marker; echo; ls -A {tmp_path}/clone; "
               f"echo changed > {environment}/marker 2>/dev/null && echo WRITABLE")
     result = subprocess.run([*arguments[:arguments.index("--") + 1], "/bin/sh", "-c", script],

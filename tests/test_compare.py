@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, sends_ctrl_c
 
 import utils
 from scripts.compare import BadVariant, baseline_settings, parse_variant
@@ -92,8 +92,7 @@ def compare(out, *arguments):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="a test cannot send Ctrl-C to a process on Windows "
-                    "(subprocess sends only SIGTERM there)")
+@sends_ctrl_c
 @pytest.mark.slow
 def test_interrupted_then_resumed_no_run_is_done_twice(tmp_path):
     """Ctrl-C after the first record keeps it; the same command again runs only the rest."""

@@ -12,7 +12,7 @@ import time
 import imageio.v2 as imageio
 import nbformat
 import pytest
-from conftest import LEARNER_ENV, ROOT
+from conftest import LEARNER_ENV, ROOT, sends_ctrl_c
 
 from scripts.notebook_tools import tagged_cells
 
@@ -100,8 +100,7 @@ def test_the_graded_cells_ran_the_hints_answers(short_run):
     assert "y_targets = rewards + gamma * max_qsa * (1 - done_vals)" in graded.source
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="a test cannot send Ctrl-C to a process on Windows "
-                    "(subprocess sends only SIGTERM there); the Windows handler is unit-tested")
+@sends_ctrl_c
 def test_ctrl_c_stops_training_and_keeps_the_rest(tmp_path):
     work, build = project_copy(tmp_path), tmp_path / "build"
     process = subprocess.Popen(runner(work, build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
