@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from IPython.display import HTML
+from PIL import Image, ImageDraw, ImageFont
 
 # Box2D's SWIG bindings warn on import under Python 3.11+; nothing a learner can act on.
 warnings.filterwarnings("ignore", message="builtin type .* has no __module__", category=DeprecationWarning)
@@ -54,6 +55,8 @@ STATE_NAMES = ("x position", "y position", "x velocity", "y velocity", "angle",
                "angular velocity", "left leg in contact", "right leg in contact")
 ACTION_NAMES = ("Do nothing", "Fire right orientation engine", "Fire main engine",
                 "Fire left orientation engine")
+# Short names for a video's labels: do nothing, right engine, main engine, left engine.
+ACTION_LABELS = tuple(name.lower().removeprefix("fire ").replace(" orientation", "") for name in ACTION_NAMES)
 
 random.seed(SEED)
 
@@ -575,7 +578,8 @@ def embed_mp4(filename):
     # executed notebook in build/) and shows the text inside <video> instead: say how to see it.
     hidden = (f"The video is hidden because this notebook is not trusted. Run this cell again, or trust "
               f"the notebook (JupyterLab: Trust Notebook in the command palette). It is saved in {filename}.")
-    return HTML(f'<video width="600" height="400" controls>'
+    # 600 pixels wide, as the scene; the height follows the video (taller with show_q_values).
+    return HTML(f'<video width="600" controls>'
                 f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">{html.escape(hidden)}</video>')
 
 
@@ -620,18 +624,30 @@ def play_episode(env, q_network, seed=None, on_frame=None, max_steps=MAX_EPISODE
     if on_frame is not None and not callable(on_frame):
         raise TypeError(f"on_frame must be a function of one frame, got {type(on_frame).__name__}")
     policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
+    on_step = (lambda *_: on_frame(env.render(mode="rgb_array"))) if on_frame else None
+    return _greedy_episode(env, policy_network, seed, max_steps, on_step)
+
+
+def _greedy_episode(env, policy_network, seed, max_steps, on_step=None):
+    """Play one greedy episode; see play_episode.
+
+    on_step, when given, is called after the reset as on_step(0, q_values, None, 0.0, 0.0), then
+    after each step as on_step(step, q_values, action, reward, points): the Q-values of the state
+    the action was chosen in, the action, the step's reward and the points so far.
+    """
     limit_exhaust_particles(env)
     state = env.reset(seed=seed) if seed is not None else env.reset()
-    if on_frame:
-        on_frame(env.render(mode="rgb_array"))
+    if on_step:
+        on_step(0, policy_network(state)[0], None, 0.0, 0.0)
     total_points, done, steps = 0.0, False, 0
     while not done and steps < max_steps:
-        action = int(np.argmax(policy_network(state)))
+        q_values = policy_network(state)
+        action = int(np.argmax(q_values))
         state, reward, done, info = env.step(action)
         total_points += reward
         steps += 1
-        if on_frame:
-            on_frame(env.render(mode="rgb_array"))
+        if on_step:
+            on_step(steps, q_values[0], action, reward, total_points)
     return {"total_points": total_points, "steps": steps, "outcome": _episode_outcome(env, state, done, info)}
 
 
@@ -710,15 +726,21 @@ def write_video(filename, frames, fps=30):
             writer.append_data(frame)
 
 
-def create_video(filename, env, q_network, fps=30, seed=None, on_frame=None):
+def create_video(filename, env, q_network, fps=30, seed=None, on_frame=None, show_q_values=False):
     """Play one greedy episode and write every rendered frame to the mp4 file filename, as it is drawn.
 
-    seed fixes the episode's start; on_frame, when given, also receives each frame. Returns the
-    episode's summary (see play_episode).
+    seed fixes the episode's start; on_frame, when given, also receives each frame as written.
+    show_q_values=True adds a panel below each frame (see QValuePanel): the Q-values of the state
+    the action was chosen in, as bars, the action taken, the step, its reward and the points so
+    far. Returns the episode's summary (see play_episode).
     """
     _check_path("filename", filename, (".mp4",))
     _check_int("fps", fps, low=1)
     _check_env(env)
+    if on_frame is not None and not callable(on_frame):
+        raise TypeError(f"on_frame must be a function of one frame, got {type(on_frame).__name__}")
+    if not isinstance(show_q_values, bool):
+        raise TypeError(f"show_q_values must be True or False, got {type(show_q_values).__name__} {show_q_values!r}")
     policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
 
     with _mp4_writer(filename, fps) as writer:
@@ -726,4 +748,123 @@ def create_video(filename, env, q_network, fps=30, seed=None, on_frame=None):
             writer.append_data(frame)
             if on_frame:
                 on_frame(frame)
-        return play_episode(env, policy_network, seed=seed, on_frame=write_frame)
+        if not show_q_values:
+            return play_episode(env, policy_network, seed=seed, on_frame=write_frame)
+        panel = QValuePanel()
+
+        def write_annotated_frame(step, q_values, action, reward, points):
+            write_frame(panel.draw(env.render(mode="rgb_array"), step, q_values, action, reward, points))
+        return _greedy_episode(env, policy_network, seed, MAX_EPISODE_STEPS, write_annotated_frame)
+
+
+# The panel's look: dark, so that it stands apart from the white ground above it.
+PANEL_HEIGHT = 160
+PANEL_COLOURS = {"background": (30, 30, 40), "text": (225, 225, 225), "dim": (140, 140, 150),
+                 "bar": (110, 110, 125), "chosen": (255, 160, 40), "axis": (90, 90, 100)}
+
+
+def _font(size):
+    """Pillow's own scalable font (no font files needed); its fixed bitmap font on an old Pillow."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow before 10.1
+        return ImageFont.load_default()
+
+
+_GLYPHS = {}  # (size, character) -> (mask, offset, advance): each drawn once, then pasted
+
+
+def _glyph(size, character):
+    """One character of the panel's font as a mask image, with its offset and advance in pixels."""
+    if (size, character) not in _GLYPHS:
+        font = _font(size)
+        left, top, right, bottom = font.getbbox(character)
+        mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)))
+        ImageDraw.Draw(mask).text((-left, -top), character, font=font, fill=255)
+        _GLYPHS[size, character] = (mask, (left, top), font.getlength(character))
+    return _GLYPHS[size, character]
+
+
+def _text_width(text, size):
+    return sum(_glyph(size, character)[2] for character in text)
+
+
+def _write(image, xy, text, size, colour):
+    """Write text on image at xy (its top left) by pasting cached glyphs: about ten times faster
+    than ImageDraw.text, which lays the text out and draws it anew every time."""
+    x, y = xy
+    for character in text:
+        mask, (left, top), advance = _glyph(size, character)
+        image.paste(colour, (round(x + left), y + top), mask)
+        x += advance
+
+
+def _round_out(low, high):
+    """[low, high] widened to round numbers: multiples of a power of ten about a tenth of the span."""
+    step = 10.0 ** np.floor(np.log10(max(high - low, 1e-6) / 2))
+    return float(np.floor(low / step) * step), float(np.ceil(high / step) * step)
+
+
+class QValuePanel:
+    """Draws a panel of Q-values below frames of one episode, on a scale shared by all its frames.
+
+    The scale starts around the first frame's values and only widens, by half its span, when a
+    value falls outside it: bars compare across frames, and the frames can be written as they come.
+    """
+
+    def __init__(self):
+        self.low = self.high = None
+
+    def widen(self, q_values):
+        """Widen the scale, if needed, to take q_values in; return (low, high)."""
+        low, high = float(np.min(q_values)), float(np.max(q_values))
+        if self.low is None:
+            margin = max(high - low, 0.1 * max(abs(low), abs(high)), 1.0)
+            self.low, self.high = _round_out(low - margin, high + margin)
+        elif low < self.low or high > self.high:
+            half_span = (self.high - self.low) / 2
+            self.low, self.high = _round_out(min(self.low, low - half_span) if low < self.low else self.low,
+                                             max(self.high, high + half_span) if high > self.high else self.high)
+        return self.low, self.high
+
+    def draw(self, scene, step, q_values, action, reward, points):
+        """Return scene (uint8 array (height, width, 3)) with the panel below it.
+
+        q_values: the four Q-values; action: the action taken (marked), or None before the first
+        step; reward: that step's reward; points: the points so far.
+        """
+        q_values = np.asarray(q_values, dtype=np.float64).reshape(NUM_ACTIONS)
+        low, high = self.widen(q_values)
+        width = scene.shape[1]
+        panel = Image.new("RGB", (width, PANEL_HEIGHT), PANEL_COLOURS["background"])
+        pen = ImageDraw.Draw(panel)
+        happened = "start" if action is None else f"reward {reward:+.2f}"
+        status = f"step {step}   {happened}   points {points:.1f}"
+        _write(panel, (12, 8), status, 15, PANEL_COLOURS["text"])
+        title = "Q-values: discounted points to come"
+        _write(panel, (round(width - 12 - _text_width(title, 12)), 10), title, 12, PANEL_COLOURS["dim"])
+
+        left, right = 130, width - 80  # the bars' scale runs from low at left to high at right
+
+        def x_of(value):
+            return left + (value - low) / (high - low) * (right - left)
+        base = x_of(min(max(0.0, low), high))  # bars grow from 0, or from the scale's end nearest to 0
+        for number, (label, value) in enumerate(zip(ACTION_LABELS, q_values, strict=True)):
+            top = 34 + 24 * number
+            chosen = number == action
+            colour = PANEL_COLOURS["chosen"] if chosen else PANEL_COLOURS["text"]
+            if chosen:
+                pen.polygon([(8, top + 4), (8, top + 16), (16, top + 10)], fill=colour)
+            _write(panel, (22, top + 2), label, 15, colour)
+            end = x_of(value)
+            pen.rectangle([min(base, end), top + 3, max(base, end), top + 17],
+                          fill=PANEL_COLOURS["chosen"] if chosen else PANEL_COLOURS["bar"])
+            _write(panel, (right + 8, top + 2), f"{value:.1f}", 15, colour)
+        axis = 34 + 24 * NUM_ACTIONS + 4
+        pen.line([(left, axis), (right, axis)], fill=PANEL_COLOURS["axis"])
+        for value in {low, high, min(max(0.0, low), high)}:
+            label = f"{value:g}"
+            x = x_of(value)
+            pen.line([(x, axis - 3), (x, axis + 3)], fill=PANEL_COLOURS["axis"])
+            _write(panel, (round(x - _text_width(label, 12) / 2), axis + 5), label, 12, PANEL_COLOURS["dim"])
+        return np.concatenate((scene, np.asarray(panel)))

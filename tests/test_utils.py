@@ -261,21 +261,93 @@ def hovering_network():
     return network
 
 
-def test_create_video_streams_a_long_episode_in_little_memory(tmp_path, env):
-    """1001 frames of 0.72 MB would take 720 MB if kept; written as drawn, the peak stays small."""
+@pytest.mark.parametrize("show_q_values", [False, True])
+def test_create_video_streams_a_long_episode_in_little_memory(tmp_path, env, show_q_values):
+    """1001 frames of 0.72 MB (1 MB with the Q-values) would take 720 MB if kept; written as drawn,
+    the peak stays small."""
     tracemalloc.start()
     try:
         probe = np.ones(50_000_000, np.uint8)  # the tracer sees numpy's memory (else this test proves nothing)
         assert tracemalloc.get_traced_memory()[1] >= 50_000_000
         del probe
         tracemalloc.reset_peak()
-        episode = utils.create_video(str(tmp_path / "hover.mp4"), env, hovering_network(), seed=0)
+        episode = utils.create_video(str(tmp_path / "hover.mp4"), env, hovering_network(), seed=0,
+                                     show_q_values=show_q_values)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert episode["steps"] == 1000 and episode["outcome"] == "time limit"
     assert peak < 80e6, f"create_video's peak memory grew by {peak / 1e6:.0f} MB"
     assert imageio.get_reader(str(tmp_path / "hover.mp4")).count_frames() == 1001
+
+
+def test_action_labels_follow_the_action_numbers():
+    assert utils.ACTION_LABELS == ("do nothing", "right engine", "main engine", "left engine")
+
+
+def test_q_value_scale_is_steady_and_only_widens():
+    panel = utils.QValuePanel()
+    low, high = panel.widen([90.7, 92.4, 93.9, 94.3])
+    assert low <= 90.7 and high >= 94.3 and high - low <= 40
+    assert panel.widen([91.0, 92.0, 93.0, 99.0]) == (low, high)  # inside the scale: unchanged
+    wider = panel.widen([95.0, 96.0, 97.0, high + 5])
+    assert wider[0] == low and wider[1] >= high + 5 + (high - low) / 2  # widened by half its span at once
+    assert panel.widen([low + 1] * 4) == wider  # never narrows again
+    lowest = panel.widen([low - 50, 0.5, 1.0, 2.0])
+    assert lowest[0] <= low - 50 and lowest[1] == wider[1]
+
+
+def bar_lengths(frame, height=400):
+    """Pixels of bar in each of the panel's four rows: any colour but the background, between the labels
+    and the numbers."""
+    rows = [frame[height + 34 + 24 * number + 10, 130:520] for number in range(4)]
+    background = np.array(utils.PANEL_COLOURS["background"])
+    return [int((np.abs(row.astype(int) - background).sum(axis=1) > 30).sum()) for row in rows]
+
+
+def chosen_rows(frame, height=400):
+    """The rows of the panel where the chosen action's colour shows."""
+    chosen = np.array(utils.PANEL_COLOURS["chosen"])
+    return [number for number in range(4)
+            if (np.abs(frame[height + 34 + 24 * number:height + 58 + 24 * number].astype(int) - chosen).sum(axis=2)
+                < 30).sum() > 50]
+
+
+def test_q_value_panel_shows_the_values_and_marks_the_action():
+    scene = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    panel = utils.QValuePanel()
+    frame = panel.draw(scene, 12, [10.0, 40.0, 25.0, 5.0], 2, -1.5, 30.0)
+    assert frame.shape == (400 + utils.PANEL_HEIGHT, 600, 3) and frame.dtype == np.uint8
+    assert np.array_equal(frame[:400], scene)  # the scene itself untouched
+    lengths = bar_lengths(frame)
+    assert lengths[1] > lengths[2] > lengths[0] > lengths[3] > 0  # longer bars for larger values
+    assert chosen_rows(frame) == [2]
+    start = utils.QValuePanel().draw(scene, 0, [10.0, 40.0, 25.0, 5.0], None, 0.0, 0.0)
+    assert chosen_rows(start) == []  # before the first step, no action is marked
+    negative = utils.QValuePanel().draw(scene, 3, [-20.0, -5.0, -10.0, -40.0], 1, 0.0, 0.0)
+    lengths = bar_lengths(negative)  # below 0, bars grow leftwards from the scale's top end
+    assert lengths[3] > lengths[0] > lengths[2] > lengths[1]
+
+
+def test_create_video_with_q_values_streams_an_annotated_mp4(tmp_path, env):
+    shipped = utils.load_model(str(ROOT / "models" / "lunar_lander_model.h5"))
+    plain = utils.create_video(str(tmp_path / "plain.mp4"), env, shipped, seed=7)
+    kept = []
+    annotated = utils.create_video(str(tmp_path / "annotated.mp4"), env, shipped, seed=7, show_q_values=True,
+                                   on_frame=kept.append)
+    assert annotated == plain  # the same episode, only drawn with its Q-values
+    assert len(kept) == plain["steps"] + 1 and kept[0].shape == (400 + utils.PANEL_HEIGHT, 600, 3)
+    reader = imageio.get_reader(str(tmp_path / "annotated.mp4"))
+    meta = reader.get_meta_data()
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["size"] == (600, 560)
+    frames = [frame for frame in reader]
+    assert len(frames) == plain["steps"] + 1
+    plain_frames = imageio.get_reader(str(tmp_path / "plain.mp4"))
+    for number, (frame, scene) in enumerate(zip(frames, plain_frames, strict=False)):
+        # Above the panel, the same scene as the plain video (up to the codec's small differences).
+        assert np.abs(frame[:400].astype(int) - scene.astype(int)).mean() < 3, number
+    assert chosen_rows(kept[0]) == [] and all(len(chosen_rows(frame)) == 1 for frame in kept[1:])
+    assert chosen_rows(kept[-1]) == [0]  # at rest on the pad, it fires nothing
 
 
 def test_embed_mp4_inlines_the_file(tmp_path):
