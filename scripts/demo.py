@@ -1,7 +1,8 @@
 """Watch the shipped lander, no training: a landing video (mp4), an animated GIF and an evaluation table.
 
-Loads models/lunar_lander_model.h5, plays one greedy landing and writes build/lunar_lander.mp4
-and build/lunar_lander.gif, then evaluates the network on 20 fixed seeds (or the ones you choose).
+Loads models/lunar_lander_model.h5, plays one greedy landing and writes build/lunar_lander.mp4,
+build/lunar_lander.gif and build/lunar_lander_q_values.mp4 (the same landing with the network's
+Q-values below it), then evaluates the network on 20 fixed seeds (or the ones you choose).
 
 Usage: python -m scripts.demo [--model PATH] [--build DIR] [--seed N] [--episodes N] [--first-seed N]
 """
@@ -17,13 +18,14 @@ import pandas as pd
 import utils
 
 ROOT = Path(__file__).resolve().parent.parent
+SEED = 7  # the start of the landing shown
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "lunar_lander_model.h5")
     parser.add_argument("--build", type=Path, default=ROOT / "build")
-    parser.add_argument("--seed", type=int, default=7, help="start of the landing shown (default 7)")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"start of the landing shown (default {SEED})")
     parser.add_argument("--episodes", type=int, default=20, help="episodes of the evaluation (default 20)")
     parser.add_argument("--first-seed", type=int, default=10_000, help="seed of the first of them (default 10000)")
     args = parser.parse_args()
@@ -40,9 +42,12 @@ def main():
             gif_frames.append(frame[::2, ::2])
     landing = utils.create_video(str(video), env, q_network, seed=args.seed, on_frame=keep_for_gif)
     utils.write_video(str(gif), gif_frames, fps=15)
+    annotated = args.build / "lunar_lander_q_values.mp4"
+    utils.create_video(str(annotated), env, q_network, seed=args.seed, show_q_values=True)
     print(f"Landing (seed {args.seed}): {landing['total_points']:.1f} points in {landing['steps']} steps, "
           f"{landing['outcome']}.")
-    print(f"  video {os.path.relpath(video)}\n  GIF   {os.path.relpath(gif)}")
+    print(f"  video {os.path.relpath(video)}\n  GIF   {os.path.relpath(gif)}\n"
+          f"  video with the Q-values {os.path.relpath(annotated)}")
 
     seeds = range(args.first_seed, args.first_seed + args.episodes)
     table = utils.evaluate(env, q_network, seeds)

@@ -1,20 +1,26 @@
-"""Make the notebook's figures in images/: a frame of the environment, the agent-environment
-loop and the Deep Q-Learning algorithm (pseudo-code).
+"""Make the figures in images/: the notebook's (a frame of the environment, the agent-environment
+loop, the Deep Q-Learning algorithm in pseudo-code) and README's frame of the shipped network's
+landing with its Q-values.
 
 Usage: python -m scripts.make_images
 """
+import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from PIL import Image
 
-import utils  # noqa: F401  (first, for its setting: frames drawn off-screen, no window, before gym loads pygame)
+import utils  # first, for its setting: frames drawn off-screen, no window, before gym loads pygame
 
 # isort: split
 import gym
 
-IMAGES = Path(__file__).resolve().parent.parent / "images"
+from scripts.demo import ROOT
+from scripts.demo import SEED as DEMO_SEED
+
+IMAGES = ROOT / "images"
+Q_VALUES_STEP = 100  # the frame shown: the lander above the pad, its main engine firing
 
 ALGORITHM = [
     r"Initialise the replay memory $D$ with capacity $N$",
@@ -45,6 +51,20 @@ def environment_frame(path):
         env.step(action)
     Image.fromarray(env.render(mode="rgb_array")).save(path, optimize=True)
     env.close()
+
+
+def q_values_frame(path):
+    """A frame of make demo's video with the Q-values: the shipped network's landing from its seed."""
+    network = utils.load_model(str(ROOT / "models" / "lunar_lander_model.h5"))
+    frames = []
+
+    def keep(frame):
+        if len(frames) <= Q_VALUES_STEP:
+            frames.append(frame)
+    with tempfile.TemporaryDirectory() as folder:
+        utils.create_video(str(Path(folder) / "landing.mp4"), gym.make("LunarLander-v2"), network, seed=DEMO_SEED,
+                           on_frame=keep, show_q_values=True)
+    Image.fromarray(frames[Q_VALUES_STEP]).save(path, optimize=True)
 
 
 def box(axes, x, y, text, color):
@@ -97,6 +117,7 @@ def main():
     environment_frame(IMAGES / "lunar_lander.png")
     agent_environment_loop(IMAGES / "rl_loop.png")
     algorithm(IMAGES / "deep_q_algorithm.png")
+    q_values_frame(IMAGES / "lunar_lander_q_values.png")
     print("Wrote", ", ".join(sorted(p.name for p in IMAGES.glob("*.png"))))
 
 
