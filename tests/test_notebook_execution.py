@@ -87,6 +87,10 @@ def test_plot_video_and_evaluation_appear(short_run):
     assert "data:video/mp4;base64," in video.outputs[0]["data"]["text/html"]
     frames = imageio.mimread(str(work / "videos" / "lunar_lander.mp4"), memtest=False)
     assert len(frames) >= 10 and frames[0].shape == (400, 600, 3)
+    (annotated,) = tagged_cells(notebook, "video-q-values")
+    assert "data:video/mp4;base64," in annotated.outputs[0]["data"]["text/html"]
+    reader = imageio.get_reader(str(work / "videos" / "lunar_lander_q_values.mp4"))
+    assert reader.get_meta_data()["size"] == (600, 560) and reader.count_frames() >= 10
     (evaluation,) = tagged_cells(notebook, "evaluation")
     assert "mean return" in evaluation.outputs[0]["data"]["text/html"]
     html = (build / "C3_W3_A1_Assignment.html").read_text()

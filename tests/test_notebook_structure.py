@@ -125,3 +125,15 @@ def test_the_training_cell_follows_the_algorithm_line_by_line(notebook):
 def test_section_3_shows_the_lander_in_motion(notebook):
     section = next(cell.source for cell in notebook.cells if "## 3 - The Lunar Lander Environment" in cell.source)
     assert 'src="images/lunar_lander.gif"' in section
+
+
+def test_section_10_shows_the_q_values_right_after_the_course_video(notebook):
+    """The course's video cell as it is, then a sentence on what to look for and the annotated video."""
+    (video,) = tagged_cells(notebook, "video")
+    assert video.source == ('filename = "./videos/lunar_lander.mp4"\n\n'
+                            "utils.create_video(filename, env, network_to_watch)\nutils.embed_mp4(filename)")
+    position = notebook.cells.index(video)
+    explanation, annotated = notebook.cells[position + 1:position + 3]
+    assert explanation.cell_type == "markdown" and "Q-values" in explanation.source
+    assert tagged_cells(notebook, "video-q-values") == [annotated]
+    assert "show_q_values=True" in annotated.source and "utils.embed_mp4(" in annotated.source
