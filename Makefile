@@ -1,14 +1,19 @@
-# Two commands do all the set-up: `make run` and `make test`.
+# Two commands do all the set-up: `make run` and `make test`. `make` alone is `make run`; `make help`
+# lists the targets (each rule's `##` comment).
+.DEFAULT_GOAL := run
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run test grade compare test-browser check-platforms test-trixie test-arm64 lint demo benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-arm64 lint demo benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
+
+help:  ## List the targets with what each does (make alone runs make run)
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
 
 TESTS ?= tests
 test: $(READY)  ## Run the test suite (TESTS="tests/test_x.py ..." runs some of it)
@@ -19,23 +24,23 @@ test: $(READY)  ## Run the test suite (TESTS="tests/test_x.py ..." runs some of 
 SUBMISSIONS ?= C3_W3_A1_Assignment.ipynb
 GRADES ?= build/grades
 grade: $(READY)  ## Grade notebooks: make grade SUBMISSIONS="folder-or-notebooks" [GRADES=build/grades]
-	$(PY) -m scripts.grade $(SUBMISSIONS) --out $(GRADES)
+	$(PY) -m grading $(SUBMISSIONS) --out $(GRADES)
 
 test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chromium (needs Chromium)
 	$(PY) -m pytest tests -m browser
 
 check-platforms: $(DEV_READY)  ## Resolve the requirements for every supported platform and Python (uv)
-	$(PY) -m scripts.check_platforms
+	$(PY) -m scripts.platforms.check
 
 lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml; actionlint on the hosted workflow
 	$(PY) -m ruff check .
 	$(VENV)/bin/actionlint .github/workflows/platforms.yml
 
 test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
-	bash scripts/test_in_trixie.sh
+	bash scripts/platforms/trixie.sh
 
 test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)
-	bash scripts/test_arm64.sh
+	bash scripts/platforms/arm64.sh
 
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
 	$(PY) -m scripts.demo
@@ -60,5 +65,5 @@ $(READY): requirements.txt
 $(DEV_READY): $(READY) requirements-dev.txt
 	$(PYTHON) -m scripts.setup_env --dev
 
-clean:
+clean:  ## Remove build/, the notebook's videos and pytest's cache
 	rm -rf build videos/*.mp4 .pytest_cache

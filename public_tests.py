@@ -33,7 +33,7 @@ def _check(condition, message, hint):
 # ----------------------------------------------------------------------------- Exercise 1
 # Each check is in two steps: describe_* turns the learner's object into plain data (numbers,
 # names, lists), where the object lives; check_* judges that data and raises the message. The
-# notebook runs both in the learner's kernel. The class grader (scripts/grade.py) runs describe_*
+# notebook runs both in the learner's kernel. The class grader (grading/) runs describe_*
 # inside its sandbox and check_* in its own process, so the two graders say the same words.
 
 ACTIVATION_PROBE = tuple(np.linspace(-4.0, 4.0, 17).tolist())  # inputs on which an activation is measured

@@ -1,7 +1,7 @@
 """Grading speed: the class grader against executing whole notebooks, the way nbgrader grades.
 
 Makes a class of ordinary submissions (the hints' answers, and the usual mistakes, in turn),
-grades it with scripts/grade.py's own code (a sandbox per exercise, --jobs in parallel), and
+grades it with the class grader's own code (grading/: a sandbox per exercise, --jobs in parallel), and
 checks each grade. In the same run it executes whole answered notebooks top to bottom in a
 kernel, one after the other, training included (until solved, or --episodes), and compares
 the rates. The last line printed is a JSON object with the figures.
@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from scripts.grade import Submission, grade
+from grading.__main__ import Submission, grade
 from scripts.notebook_tools import ROOT, answered_notebook, load_notebook, tagged_cells
 from scripts.run_notebook import notebook_client
 

@@ -4,5 +4,5 @@
 - sandbox.py and judge.py run OUTSIDE, in the grader's process: they start the sandbox, read its
   report as untrusted data, and judge it against references computed here.
 
-scripts/grade.py is the command that ties them together.
+__main__.py is the command that ties them together: python -m grading (make grade).
 """

@@ -2,7 +2,7 @@
 
 `make run`, `make test` and README's Windows commands all call this with the Python to build
 from. It does nothing when .venv is newer than the requirements; it stops with one plain line
-on a Python or machine the pins do not support (scripts/platforms.py).
+on a Python or machine the pins do not support (scripts/platforms/).
 
 Usage: python -m scripts.setup_env [--dev]   (from the repository root; --dev adds requirements-dev.txt)
 """

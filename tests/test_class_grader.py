@@ -1,4 +1,4 @@
-"""scripts/grade.py, the class grader: right answers get full marks, wrong ones the points they deserve
+"""python -m grading, the class grader: right answers get full marks, wrong ones the points they deserve
 with feedback that names the mistake, and hostile notebooks gain nothing and harm nothing.
 
 Each class is graded once, by the real command in a subprocess (a sandbox per exercise), and the
@@ -47,7 +47,7 @@ def notebook_with(cells, outputs=None):
 
 
 def grade_class(folder, out, *arguments):
-    result = subprocess.run([sys.executable, "-m", "scripts.grade", str(folder), "--out", str(out), *arguments],
+    result = subprocess.run([sys.executable, "-m", "grading", str(folder), "--out", str(out), *arguments],
                             capture_output=True, text=True, timeout=900, cwd=ROOT)
     rows = {row["submission"]: row for row in csv.DictReader(open(out / "grades.csv"))} if (
         out / "grades.csv").exists() else {}
@@ -341,7 +341,7 @@ def test_files_that_are_not_notebooks_are_invalid_with_a_plain_message(hostile_c
 @needs_grader
 def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, monkeypatch):
     from grading import sandbox
-    from scripts.grade import find_notebooks, grade, read_graded_cells
+    from grading.__main__ import find_notebooks, grade, read_graded_cells
 
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
     nbformat.write(answered_notebook(NOTEBOOK), str(tmp_path / "honest.ipynb"))
@@ -360,7 +360,7 @@ def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
     folder.mkdir()
     for number in range(6):
         nbformat.write(answered_notebook(NOTEBOOK), str(folder / f"learner{number}.ipynb"))
-    process = subprocess.Popen([sys.executable, "-m", "scripts.grade", str(folder), "--out", str(out), "--jobs", "1"],
+    process = subprocess.Popen([sys.executable, "-m", "grading", str(folder), "--out", str(out), "--jobs", "1"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.monotonic() + 300
     while not list(out.glob("learner*.json")) and time.monotonic() < deadline:
@@ -379,13 +379,13 @@ def test_usage_errors_are_plain_and_fail(tmp_path):
     for arguments, words in ((["does-not-exist.ipynb"], "no such file or folder"),
                              ([str(tmp_path), "--jobs", "0"], "expected a positive number"),
                              ([str(tmp_path)], "nothing to grade")):
-        result = subprocess.run([sys.executable, "-m", "scripts.grade", *arguments, "--out", str(tmp_path / "o")],
+        result = subprocess.run([sys.executable, "-m", "grading", *arguments, "--out", str(tmp_path / "o")],
                                 capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert result.returncode != 0 and words in result.stderr, result.stderr
 
 
 def test_on_windows_the_grader_points_to_wsl_and_fails(tmp_path, monkeypatch, capsys):
-    from scripts import grade
+    from grading import __main__ as grade
 
     nbformat.write(answered_notebook(NOTEBOOK), str(tmp_path / "honest.ipynb"))
     monkeypatch.setattr(sys, "platform", "win32")
@@ -394,7 +394,7 @@ def test_on_windows_the_grader_points_to_wsl_and_fails(tmp_path, monkeypatch, ca
 
 
 def test_graded_cells_are_found_by_first_line_or_metadata(tmp_path):
-    from scripts.grade import InvalidSubmission, read_graded_cells
+    from grading.__main__ import InvalidSubmission, read_graded_cells
 
     notebook = notebook_with({"UNQ_C1": "\n  # UNQ_C1 \nq_network = 1", "UNQ_C2": "compute_loss = 2"})
     path = tmp_path / "n.ipynb"
@@ -410,7 +410,7 @@ def test_graded_cells_are_found_by_first_line_or_metadata(tmp_path):
 
 
 def test_submissions_with_the_same_file_name_keep_apart(tmp_path):
-    from scripts.grade import find_notebooks
+    from grading.__main__ import find_notebooks
 
     for learner in ("ada", "bo"):
         (tmp_path / learner).mkdir()

@@ -54,7 +54,7 @@ def test_the_tables_do_not_overlap():
 
 
 def test_set_up_stops_with_one_line_on_an_unsupported_python(tmp_path):
-    """setup_env.py asks platforms.py first: a refused machine gets one line, exit 1, and no .venv touched."""
+    """setup_env.py asks scripts/platforms first: a refused machine gets one line, exit 1, and no .venv touched."""
     probe = ("import sys; sys.version_info = (3, 14, 0, 'final', 0); "
              "from scripts import setup_env; sys.exit(setup_env.main([]))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)

@@ -1,6 +1,6 @@
 """Grade a class's notebooks: each graded cell alone, in a sandbox, judged outside it.
 
-Usage: python -m scripts.grade PATH... [--out DIR] [--jobs N] [--timeout SECONDS] [--memory MIB]
+Usage: python -m grading PATH... [--out DIR] [--jobs N] [--timeout SECONDS] [--memory MIB]
 
 PATH is a notebook or a folder of notebooks (searched to any depth). For each submission, each
 exercise's graded cell (first line `# UNQ_C1` or `# UNQ_C2`, or the cell's metadata) runs after
@@ -273,7 +273,7 @@ def _positive(kind):
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(prog="python -m scripts.grade", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a notebook, or a folder of notebooks")
     parser.add_argument("--out", type=Path, default=DEFAULTS["out"], help="folder for grades.csv and NAME.json "
                         "(default: build/grades)")

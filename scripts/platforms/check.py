@@ -1,12 +1,12 @@
 """Prove the supported-platforms table: resolve requirements.txt for every target, wheels only.
 
-For each target of scripts/platforms.py and each supported Python, `uv pip compile` resolves
+For each target of scripts/platforms/__init__.py and each supported Python, `uv pip compile` resolves
 the pinned requirements with the environment markers evaluated for that target and binary
 wheels only (gym and gym-notices aside: pure-Python source packages, nothing to compile).
 Prints the matrix; exits 1 when a supported cell fails to resolve. The unsupported targets
 and Python 3.14 are resolved too, and shown, so the table says why they are left out.
 
-Usage: python -m scripts.check_platforms   (needs uv: `make check-platforms` installs it)
+Usage: python -m scripts.platforms.check   (needs uv: `make check-platforms` installs it)
 """
 import subprocess
 import sys
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from scripts.platforms import PYTHONS, SUPPORTED, UNSUPPORTED
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ONLY = ("gym", "gym-notices")  # pure Python, published as source only
 NEXT_PYTHON = (PYTHONS[-1][0], PYTHONS[-1][1] + 1)
 

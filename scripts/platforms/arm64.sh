@@ -7,17 +7,17 @@
 # Needs root and Debian's registry. The system is kept in $ARM64_DIR for the next run; the emulator
 # is registered only when missing, and the host is left as it was found.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ARM64_DIR=${ARM64_DIR:-/var/tmp/dqn-lunar-lander-arm64}
 ARM64_TESTS=${ARM64_TESTS:-tests/test_environment.py tests/test_utils.py tests/test_grader.py tests/test_notebook_execution.py}
 BINFMT=/proc/sys/fs/binfmt_misc
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/test_arm64.sh needs root (binfmt_misc, debootstrap and chroot): run it with sudo." >&2
+  echo "scripts/platforms/arm64.sh needs root (binfmt_misc, debootstrap and chroot): run it with sudo." >&2
   exit 1
 fi
-# shellcheck source=scripts/chroot_common.sh
-source "$ROOT/scripts/chroot_common.sh"
+# shellcheck source=scripts/platforms/chroot_common.sh
+source "$ROOT/scripts/platforms/chroot_common.sh"
 command -v debootstrap >/dev/null || install_packages debootstrap
 [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] || install_packages qemu-user-static
 

@@ -1,8 +1,10 @@
 """The machines the pinned requirements support, and one plain line for those they do not.
 
-`python -m scripts.platforms` exits 0 on a supported Python and machine; otherwise it prints
-what to use instead, in one line, and exits 1. It imports nothing outside the standard
-library and runs on old Pythons, so that set-up can stop before pip does.
+Set-up (scripts/setup_env.py) calls main() first: it returns 0 on a supported Python and machine;
+otherwise it prints what to use instead, in one line, and returns 1. This package's __init__
+imports nothing outside the standard library and runs on old Pythons, so that set-up can stop
+before pip does. Beside it, the proofs of the supported-platforms table: check.py (wheels
+resolve for every target) and the chroot runs trixie.sh and arm64.sh (chroot_common.sh).
 """
 import platform
 import struct
@@ -18,7 +20,7 @@ SUPPORTED = {
     "x86_64-pc-windows-msvc": "Windows x86-64",
 }
 
-# Targets that cannot work, with what to use instead (checked to fail by check_platforms.py).
+# Targets that cannot work, with what to use instead (checked to fail by check.py).
 UNSUPPORTED = {
     "x86_64-apple-darwin": ("macOS x86-64 (Intel)", "TensorFlow 2.21 has no wheel for Intel Macs: run the "
                             "project in a Linux virtual machine (Debian 12 x86-64 in UTM, VirtualBox or "
@@ -67,6 +69,3 @@ def main():
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-# Shared by test_in_trixie.sh and test_arm64.sh (sourced, with ROOT set): a clean clone of this
+# Shared by trixie.sh and arm64.sh (sourced, with ROOT set): a clean clone of this
 # repository's committed HEAD, tested in a Debian chroot that reaches the registry as this machine does.
 # Whatever is mounted or changed is put back on exit, in reverse order (mounted, then undo).
 

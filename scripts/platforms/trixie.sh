@@ -3,15 +3,15 @@
 # with debootstrap, a clean clone of this repository's committed HEAD, then `make test` in a chroot.
 # Needs root and Debian's registry. The system is kept in $TRIXIE_DIR for the next run.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TRIXIE_DIR=${TRIXIE_DIR:-/var/tmp/dqn-lunar-lander-trixie}
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/test_in_trixie.sh needs root (debootstrap and chroot): run it with sudo." >&2
+  echo "scripts/platforms/trixie.sh needs root (debootstrap and chroot): run it with sudo." >&2
   exit 1
 fi
-# shellcheck source=scripts/chroot_common.sh
-source "$ROOT/scripts/chroot_common.sh"
+# shellcheck source=scripts/platforms/chroot_common.sh
+source "$ROOT/scripts/platforms/chroot_common.sh"
 command -v debootstrap >/dev/null || install_packages debootstrap
 
 started=$SECONDS
