@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-arm64 lint demo benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-arm64 lint demo play benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -44,6 +44,11 @@ test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64
 
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
 	$(PY) -m scripts.demo
+
+# Fly the lander yourself with the arrow keys (scripts/play.py; needs a screen).
+PLAY ?=
+play: $(READY)  ## Fly it yourself, then your points beside the networks' on the same start: make play [PLAY="--seed 5"]
+	$(PY) -m scripts.play $(PLAY)
 
 # Settings compared over seeds (scripts/compare.py); the default is a small example.
 COMPARE ?= --variant GAMMA=0.99 --seeds 0 1 2 --episodes 300
