@@ -8,6 +8,7 @@ import numpy as np
 import pygame
 import pytest
 from conftest import LEARNER_ENV, ROOT
+from PIL import Image
 
 import utils
 from scripts import play
@@ -79,8 +80,11 @@ def test_a_file_that_is_not_a_scores_file_is_left_alone_with_a_clear_error(tmp_p
     assert path.read_text() == "name,grade\nAda,A\n"
 
 
-@pytest.mark.parametrize("screen", [{}, {"DISPLAY": ":0", "SDL_VIDEODRIVER": "dummy"}],
-                         ids=["no DISPLAY", "SDL draws off-screen"])
+@pytest.mark.parametrize("screen", [
+    pytest.param({}, marks=pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                              reason="only on Linux does a window need DISPLAY or WAYLAND_DISPLAY"),
+                 id="no DISPLAY"),
+    pytest.param({"DISPLAY": ":0", "SDL_VIDEODRIVER": "dummy"}, id="SDL draws off-screen")])
 def test_with_no_display_it_says_so_in_one_line(screen, tmp_path):
     environment = {name: value for name, value in LEARNER_ENV.items()
                    if name not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
@@ -109,6 +113,7 @@ def test_a_player_flies_with_the_arrow_keys_under_xvfb(tmp_path, env):
                 assert after.startswith("over") or f" action {play.DO_NOTHING} " in after  # let go: nothing
             if game.state != "over":
                 game.wait_for("over")
+            game.screenshot(tmp_path / "over.png")  # what the window shows: the points side by side
             game.press("r")
             assert game.wait_for("ready") == f"ready seed={SEED}"  # R: the same start again
             game.key_down("Up")  # a second flight, to see N: a new start
@@ -134,3 +139,6 @@ def test_a_player_flies_with_the_arrow_keys_under_xvfb(tmp_path, env):
     assert f"points={float(rows[-1]['points']):.2f}" in flights[-1]
     shipped = utils.play_episode(env, utils.load_model(str(play.SHIPPED_MODEL)), seed=SEED)
     assert np.isclose(float(rows[0]["shipped_network_points"]), shipped["total_points"], atol=0.01)
+    shown = np.asarray(Image.open(tmp_path / "over.png").convert("RGB"))
+    assert shown.shape == (play.WINDOW_SIZE[1], play.WINDOW_SIZE[0], 3)
+    assert (shown[:play.SCENE_SIZE[1] // 2] == play.Painter.LIT).all(axis=-1).sum() > 100  # "You: ... points"
