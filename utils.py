@@ -694,13 +694,14 @@ def embed_mp4(filename):
         raise FileNotFoundError(f"No video at {filename!r}: make it with utils.create_video first")
     with open(filename, "rb") as video:
         encoded = base64.b64encode(video.read()).decode("ascii")
-    # Jupyter hides a video in a notebook it does not trust (one reopened from disk, such as the
-    # executed notebook in build/) and shows the text inside <video> instead: say how to see it.
-    hidden = (f"The video is hidden because this notebook is not trusted. Run this cell again, or trust "
-              f"the notebook (JupyterLab: Trust Notebook in the command palette). It is saved in {filename}.")
+    # The data sits in the <video>'s own src: JupyterLab keeps it there in a notebook it does not
+    # trust (one reopened from disk, such as the executed notebook in build/), where it strips a
+    # <source> child's src and leaves an empty player. The text inside shows only where a page
+    # cannot play video at all.
+    fallback = f"This page cannot play videos: the video is saved in {filename}."
     # 600 pixels wide, as the scene; the height follows the video (taller with show_q_values).
-    return HTML(f'<video width="600" controls>'
-                f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">{html.escape(hidden)}</video>')
+    return HTML(f'<video width="600" controls src="data:video/mp4;base64,{encoded}">'
+                f'{html.escape(fallback)}</video>')
 
 
 # ----------------------------------------------------------------------------- playing
