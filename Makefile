@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-arm64 lint demo play benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 lint demo play benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -38,6 +38,9 @@ lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml; actionlin
 
 test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
 	bash scripts/platforms/trixie.sh
+
+test-colab:  ## The notebook and the tests in a runtime built like Google Colab's (Python 3.13, its TensorFlow and Keras), in a chroot (root)
+	bash scripts/platforms/colab.sh
 
 test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)
 	bash scripts/platforms/arm64.sh

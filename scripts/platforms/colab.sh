@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The notebook and the tests in a runtime built like Google Colab's: Python 3.13 (Debian trixie,
+# made with debootstrap), Colab's versions of the packages that matter here
+# (scripts/platforms/colab_runtime.txt: TensorFlow's full package, Keras 3.13, numpy 2.1, gym 0.25.2...)
+# and a stand-in google.colab module, so that the notebook sees Colab. In a chroot, on a clean
+# clone of this repository's committed HEAD:
+#   1. the notebook, top to bottom with nbclient, as a learner on Colab runs it: the set-up cell
+#      first, a short training, the shipped network watched (scripts/platforms/colab_notebook.py);
+#   2. the test suite in that runtime, with OTHER_KERAS_PYTHON naming a second Python that has the
+#      pinned requirements (Keras 3.15), so that models cross between the two Keras versions.
+# Needs root and the package registries. The system and both Pythons are kept in $COLAB_DIR for the
+# next run; Colab's packages are put back as Colab has them before each run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+COLAB_DIR=${COLAB_DIR:-/var/tmp/dqn-lunar-lander-colab}
+COLAB=/opt/colab  # Colab's Python, inside the chroot
+PINS=/opt/pins    # the pinned requirements' Python, inside the chroot
+EPISODES=${COLAB_EPISODES:-5}
+
+# Inside the chroot, in the clone: make or restore both Pythons, run the notebook, then the tests.
+inside() {
+  local started=$SECONDS wanted site extra
+  wanted=$(cat scripts/platforms/colab_runtime.txt <(grep '^hypothesis==' requirements.txt) | sha256sum | cut -c1-16)
+  if [ "$(cat "$COLAB/.made-from" 2>/dev/null)" != "$wanted" ]; then
+    echo "Making Colab's Python in $COLAB (scripts/platforms/colab_runtime.txt, and hypothesis for the tests)..."
+    rm -rf "$COLAB"
+    python3 -m venv "$COLAB"
+    "$COLAB/bin/pip" install -q -r scripts/platforms/colab_runtime.txt "$(grep '^hypothesis==' requirements.txt)"
+    "$COLAB/bin/pip" freeze >"$COLAB/colab.freeze"
+    echo "$wanted" >"$COLAB/.made-from"
+  else  # what the last run's set-up cell installed goes; Colab's own versions come back
+    extra=$(comm -13 <(sed 's/==.*//' "$COLAB/colab.freeze" | tr 'A-Z_' 'a-z-' | sort) \
+                     <("$COLAB/bin/pip" freeze | sed 's/==.*//' | tr 'A-Z_' 'a-z-' | sort))
+    if [ -n "$extra" ]; then "$COLAB/bin/pip" uninstall -q -y $extra; fi
+    "$COLAB/bin/pip" install -q -r "$COLAB/colab.freeze"
+  fi
+  site=$("$COLAB/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  mkdir -p "$site/google/colab"
+  echo '"""Stand-in for Colab'"'"'s google.colab: the notebook'"'"'s set-up cell only asks whether it imports."""' \
+    >"$site/google/colab/__init__.py"
+  wanted=$(sha256sum requirements.txt | cut -c1-16)
+  if [ "$(cat "$PINS/.made-from" 2>/dev/null)" != "$wanted" ]; then
+    echo "Making the pinned requirements' Python in $PINS..."
+    rm -rf "$PINS"
+    python3 -m venv "$PINS"
+    "$PINS/bin/pip" install -q -r requirements.txt
+    echo "$wanted" >"$PINS/.made-from"
+  fi
+  echo "Colab's Python: $("$COLAB/bin/python" -c 'import keras, numpy, tensorflow as tf, gym
+print(f"tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__version__}, gym {gym.__version__}")' \
+    2>/dev/null); ready after $((SECONDS - started)) s."
+
+  rm -rf /root/learner && mkdir /root/learner
+  cp -r utils.py public_tests.py models images /root/learner/
+  "$COLAB/bin/python" -m scripts.platforms.colab_notebook /root/learner build/colab --episodes "$EPISODES"
+  echo "The notebook ran in $((SECONDS - started)) s so far; now the tests, in Colab's Python."
+  OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest tests -p no:cacheprovider
+  echo "Colab-like runtime: notebook and tests passed in $((SECONDS - started)) s."
+}
+
+if [ "${1:-}" = --inside ]; then
+  inside
+  exit
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/platforms/colab.sh needs root (debootstrap and chroot): run it with sudo." >&2
+  exit 1
+fi
+# shellcheck source=scripts/platforms/chroot_common.sh
+source "$ROOT/scripts/platforms/chroot_common.sh"
+command -v debootstrap >/dev/null || install_packages debootstrap
+
+started=$SECONDS
+bootstrap "$COLAB_DIR" trixie --include=python3,python3-venv,make,git,ca-certificates
+prepare_chroot "$COLAB_DIR"
+run_in_chroot "$COLAB_DIR" "$WHERE && COLAB_EPISODES=$EPISODES bash scripts/platforms/colab.sh --inside"
+echo "Colab-like runtime (Python 3.13, Debian trixie): $((SECONDS - started)) s in all."
