@@ -839,8 +839,14 @@ def evaluate(env, q_network, seeds):
     return pd.DataFrame([summary]).round(3)
 
 
-def _mp4_writer(filename, fps):
-    """An imageio writer of H.264 mp4 (yuv420p, which browsers play), making the folder."""
+def mp4_writer(filename, fps=30):
+    """An imageio writer of H.264 mp4 (yuv420p, which browsers play), making the folder.
+
+    Use it as `with utils.mp4_writer(filename) as writer:`, then writer.append_data(frame) for each
+    frame (uint8 arrays of one shape): frames go to the file as they come.
+    """
+    _check_path("filename", filename, (".mp4",))
+    _check_int("fps", fps, low=1)
     os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
     return imageio.get_writer(filename, fps=fps, codec="libx264", pixelformat="yuv420p",
                               macro_block_size=8, ffmpeg_log_level="error")
@@ -856,7 +862,7 @@ def write_video(filename, frames, fps=30):
         os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
         imageio.mimsave(filename, frames, duration=1000 / fps, loop=0)
         return
-    with _mp4_writer(filename, fps) as writer:
+    with mp4_writer(filename, fps) as writer:
         for frame in frames:
             writer.append_data(frame)
 
@@ -878,7 +884,7 @@ def create_video(filename, env, q_network, fps=30, seed=None, on_frame=None, sho
         raise TypeError(f"show_q_values must be True or False, got {type(show_q_values).__name__} {show_q_values!r}")
     policy_network = q_network if isinstance(q_network, NumpyQNetwork) else NumpyQNetwork(q_network)
 
-    with _mp4_writer(filename, fps) as writer:
+    with mp4_writer(filename, fps) as writer:
         def write_frame(frame):
             writer.append_data(frame)
             if on_frame:

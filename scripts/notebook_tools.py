@@ -155,18 +155,22 @@ def new_training(seed, settings=None):
     return agent, env, memory_buffer, utils.NumpyQNetwork(agent["q_network"])
 
 
-def train(seed, settings=None, max_episodes=2000, stop_when_solved=True, on_episode=None):
+def train(seed, settings=None, max_episodes=2000, stop_when_solved=True, on_episode=None, on_start=None):
     """The notebook's training from a seed, episode after episode: (points, solved_at, seconds).
 
     Runs the training cell's own episode, decays epsilon with utils.get_new_eps, and stops once
     utils.is_solved (unless stop_when_solved is False) or after max_episodes. solved_at is the
-    episode it was first solved in, or None. on_episode(episode, points) is called after each.
+    episode it was first solved in, or None. on_start(agent), when given, is called with the
+    agent's namespace (see agent_namespace) before the first episode; on_episode(episode, points)
+    after each.
     """
     import time
 
     import utils
 
     agent, env, memory_buffer, policy_network = new_training(seed, settings)
+    if on_start is not None:
+        on_start(agent)
     epsilon, points, solved_at, started = 1.0, [], None, time.perf_counter()
     for episode in range(1, max_episodes + 1):
         points.append(float(agent["episode"](env, epsilon, memory_buffer, policy_network)))
