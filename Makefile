@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 lint demo play benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 lint demo film play benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -47,6 +47,12 @@ test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64
 
 demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
 	$(PY) -m scripts.demo
+
+# The film of learning (scripts/film.py): the notebook's training, then a greedy flight from the
+# Q-network of every 100th episode and of the solving one, all from one start.
+FILM ?=
+film: $(READY)  ## Film the training: a captioned flight every 100 episodes, build/film/film.mp4 and .gif: make film [FILM="--seed 3 --every 50"]
+	$(PY) -m scripts.film $(FILM)
 
 # Fly the lander yourself with the arrow keys (scripts/play.py; needs a screen).
 PLAY ?=
