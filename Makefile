@@ -45,7 +45,7 @@ test-colab:  ## The notebook and the tests in a runtime built like Google Colab'
 test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)
 	bash scripts/platforms/arm64.sh
 
-demo: $(READY)  ## No training: video, GIF and evaluation of the shipped model, in build/
+demo: $(READY)  ## No training: the shipped model's landing video (and with its Q-values), GIF and evaluation, in build/
 	$(PY) -m scripts.demo
 
 # The film of learning (scripts/film.py): the notebook's training, then a greedy flight from the
