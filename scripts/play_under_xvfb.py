@@ -33,20 +33,23 @@ def missing_tools():
 def virtual_screen(size=SCREEN_SIZE):
     """Start an Xvfb server on a free display number and yield that display (":N"); stop it after."""
     read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{size[0]}x{size[1]}x24",
-                               "-nolisten", "tcp"], pass_fds=(write_end,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end) as pipe:
-            number = pipe.readline().strip()  # Xvfb writes its display number once it accepts clients
-        if not number.isdigit():
-            server.kill()
-            raise RuntimeError(f"Xvfb did not start: {server.communicate()[1].decode(errors='replace')[-500:]}")
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait()
+    with tempfile.TemporaryFile() as messages:  # a file, not a pipe: Xvfb never blocks on a full one
+        server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0",
+                                   f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"], pass_fds=(write_end,),
+                                  stdout=subprocess.DEVNULL, stderr=messages)
+        os.close(write_end)
+        try:
+            with os.fdopen(read_end) as pipe:
+                number = pipe.readline().strip()  # Xvfb writes its display number once it accepts clients
+            if not number.isdigit():
+                server.kill()
+                server.wait()
+                messages.seek(0)
+                raise RuntimeError(f"Xvfb did not start: {messages.read().decode(errors='replace')[-500:]}")
+            yield f":{number}"
+        finally:
+            server.terminate()
+            server.wait()
 
 
 class Game:
