@@ -34,3 +34,13 @@ def test_grading_benchmark_tiny_mode_grades_right_and_prints_its_figures():
     assert figures["grades_as_expected"] is True  # each kind of submission got its expected points
     assert figures["submissions"] == 5 and figures["submissions_per_minute"] > 0
     assert figures["speedup_vs_whole_notebook"] > 0 and figures["whole_notebooks"] == 1
+
+
+def test_video_panel_benchmark_tiny_mode_prints_its_figures():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.video_panel", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["rounds"] == 1 and figures["frames"] > 100  # make demo's landing, one frame per step and the start
+    for key in ("plain_ms_per_frame", "annotated_ms_per_frame", "panel_ms_per_frame", "annotated_over_plain"):
+        assert figures[key] > 0  # timings: their sizes are for the reader, not for a test on a shared machine
