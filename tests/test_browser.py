@@ -402,6 +402,11 @@ def test_a_learner_does_the_exercises_and_trains(page, lab):
     for index in video_cell_indices():
         assert video_problems(cell_at(page, index).locator("video")) == [], cells[index]["source"]
     shoot(cell_locator(page, cells, "video"), "video.png")
+    import utils
+
+    annotated = cell_locator(page, cells, "video-q-values").locator("video")  # the Q-values' panel below the scene
+    assert annotated.evaluate("video => [video.videoWidth, video.videoHeight]") == [600, 400 + utils.PANEL_HEIGHT]
+    shoot(cell_locator(page, cells, "video-q-values"), "video_q_values.png")
 
     table = cell_locator(page, cells, "evaluation").locator("table")
     headers = table.locator("th").all_text_contents()
