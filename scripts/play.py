@@ -12,7 +12,7 @@ models/ and of your own lunar_lander_model.h5 (where you have trained one), each
 from the same start, and adds your result to build/play_scores.csv. R flies the same start again,
 N a new one, Esc quits.
 
-Usage: python -m scripts.play [--seed S] [--fps N] [--scores PATH] [--verbose]
+Usage: python -m scripts.play [--seed S] [--fps N] [--scores PATH] [--your-model PATH] [--verbose]
 """
 import argparse
 import contextlib
@@ -292,12 +292,13 @@ class Game:
     def finish(self):
         """Fly the networks from the same start, record the result and show the points side by side."""
         shipped = self._network_points("shipped", self.shipped)
-        yours = self._network_points("yours", self._network(LEARNERS_MODEL)) if LEARNERS_MODEL.exists() else None
+        mine = self.args.your_model
+        yours = self._network_points("yours", self._network(mine)) if mine.exists() else None
         append_score(self.args.scores, score_row(self.seed, self.flight, shipped, yours))
         flight = self.flight
         lines = [(f"You: {flight['total_points']:.1f} points, {flight['outcome']}", Painter.LIT),
                  (f"Shipped network: {_describe(shipped)}", Painter.TEXT),
-                 (f"Your lunar_lander_model.h5: {_describe(yours)}", Painter.TEXT),
+                 (f"Your {self.args.your_model.name}: {_describe(yours)}", Painter.TEXT),
                  (f"Same start for all: seed {self.seed}", Painter.DIM),
                  ("R: this start again   N: a new start   Esc: quit", Painter.TEXT)]
         beaten = [name for name, result in [("the shipped network", shipped), ("your network", yours)]
@@ -308,7 +309,7 @@ class Game:
         self.log(f"over seed={self.seed} points={flight['total_points']:.2f} outcome={flight['outcome']} "
                  f"steps={flight['steps']} shipped={_points_or_blank(shipped)} yours={_points_or_blank(yours)}")
         print(f"Seed {self.seed}: you {flight['total_points']:.1f} points ({flight['outcome']}), the shipped "
-              f"network {_describe(shipped)}, your network {_describe(yours)}.", flush=True)
+              f"network {_describe(shipped, why=True)}, your network {_describe(yours, why=True)}.", flush=True)
         return lines
 
     def wait_after(self, lines):
@@ -349,17 +350,18 @@ class Game:
         """The greedy episode of network from this start (kept per seed); a dict with its problem if any."""
         if isinstance(network, dict):
             return network
-        key = (name, self.seed, LEARNERS_MODEL.stat().st_mtime if name == "yours" else None)
+        key = (name, self.seed, self.args.your_model.stat().st_mtime if name == "yours" else None)
         if key not in self.network_points:
             self.network_points[key] = self.utils.play_episode(self.judge_env, network, seed=self.seed)
         return self.network_points[key]
 
 
-def _describe(result):
+def _describe(result, why=False):
+    """A network's result in a few words; a network that cannot be loaded, with the reason when why."""
     if result is None:
         return "none trained yet"
     if "problem" in result:
-        return "cannot be flown: " + result["problem"].split(";")[0]
+        return f"cannot be loaded ({result['problem']})" if why else "cannot be loaded (the terminal says why)"
     return f"{result['total_points']:.1f} points, {result['outcome']}"
 
 
@@ -370,6 +372,8 @@ def parse_arguments(argv):
     parser.add_argument("--fps", type=_positive, default=30,
                         help="steps a second (default 30; the simulation's own pace is 50)")
     parser.add_argument("--scores", type=Path, default=SCORES, help=f"the CSV of results (default {SCORES})")
+    parser.add_argument("--your-model", type=Path, default=LEARNERS_MODEL,
+                        help=f"your trained network, where it exists (default {LEARNERS_MODEL})")
     parser.add_argument("--verbose", action="store_true",
                         help="print when the lander is ready, each change of action and each result")
     return parser.parse_args(argv)

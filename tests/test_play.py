@@ -1,6 +1,7 @@
 """Fly it yourself (scripts/play.py): the keys, the scores file, no display, and the real game under Xvfb."""
 import csv
 import os
+import shutil
 import subprocess
 import sys
 
@@ -100,9 +101,10 @@ def test_with_no_display_it_says_so_in_one_line(screen, tmp_path):
                     "(apt-get install xvfb xdotool; .ci/run installs them)")
 def test_a_player_flies_with_the_arrow_keys_under_xvfb(tmp_path, env):
     """The real game on a virtual screen, with real key presses; every wait is for something the game prints."""
-    scores = tmp_path / "play_scores.csv"
+    scores, yours = tmp_path / "play_scores.csv", tmp_path / "lunar_lander_model.h5"
+    shutil.copy(play.SHIPPED_MODEL, yours)  # a network of the learner's: here the shipped one again
     with virtual_screen() as display:
-        game = Game(display, "--seed", str(SEED), "--scores", str(scores))
+        game = Game(display, "--seed", str(SEED), "--scores", str(scores), "--your-model", str(yours))
         try:
             assert game.wait_for("ready") == f"ready seed={SEED}"
             game.find_window()
@@ -139,6 +141,7 @@ def test_a_player_flies_with_the_arrow_keys_under_xvfb(tmp_path, env):
     assert f"points={float(rows[-1]['points']):.2f}" in flights[-1]
     shipped = utils.play_episode(env, utils.load_model(str(play.SHIPPED_MODEL)), seed=SEED)
     assert np.isclose(float(rows[0]["shipped_network_points"]), shipped["total_points"], atol=0.01)
+    assert rows[0]["your_network_points"] == rows[0]["shipped_network_points"]
     shown = np.asarray(Image.open(tmp_path / "over.png").convert("RGB"))
     assert shown.shape == (play.WINDOW_SIZE[1], play.WINDOW_SIZE[0], 3)
     assert (shown[:play.SCENE_SIZE[1] // 2] == play.Painter.LIT).all(axis=-1).sum() > 100  # "You: ... points"
