@@ -74,7 +74,7 @@ def check_scores_file(path):
         return
     with open(path, newline="", encoding="utf-8") as file:
         header = next(csv.reader(file), None)
-    if header != SCORE_COLUMNS:
+    if header is not None and header != SCORE_COLUMNS:  # an empty file gets its header with the first row
         raise SystemExit(f"{path} is not a scores file of scripts.play (its first line should be "
                          f"{','.join(SCORE_COLUMNS)}): move it away, or choose another with --scores")
 

@@ -48,8 +48,12 @@ def flight(points=-12.345, counts=(1, 2, 3, 4)):
     return {"total_points": points, "steps": sum(counts), "outcome": "crashed", "action_counts": list(counts)}
 
 
-def test_scores_are_added_row_by_row_with_one_header(tmp_path):
+@pytest.mark.parametrize("before", [None, ""], ids=["no file", "an empty file"])
+def test_scores_are_added_row_by_row_with_one_header(tmp_path, before):
     path = tmp_path / "build" / "play_scores.csv"
+    if before is not None:
+        path.parent.mkdir()
+        path.write_text(before)
     play.append_score(path, play.score_row(3, flight(), {"total_points": 250.5}, None))
     play.append_score(path, play.score_row(4, flight(7.0), {"total_points": 240.0}, {"total_points": 99.0}))
     with open(path, newline="") as file:
