@@ -18,14 +18,18 @@ install_packages() {
 }
 
 # bootstrap DIR RELEASE [DEBOOTSTRAP OPTIONS...]: a minimal Debian RELEASE in DIR, made once and kept.
+# It is made in DIR.partial and renamed when debootstrap has finished, so a run that was stopped
+# halfway leaves no half-made system for the next run to take as ready.
 bootstrap() {
   local dir=$1 release=$2 started=$SECONDS
   shift 2
   if [ -x "$dir/usr/bin/python3" ] && [ -x "$dir/usr/bin/make" ]; then return; fi
   echo "Making a Debian $release system in $dir (debootstrap)..."
-  rm -rf "$dir"
-  debootstrap --variant=minbase "$@" "$release" "$dir" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
+  rm -rf "$dir.partial"
+  debootstrap --variant=minbase "$@" "$release" "$dir.partial" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
     >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; exit 1; }
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
   echo "debootstrap took $((SECONDS - started)) s"
 }
 
