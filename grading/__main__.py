@@ -6,8 +6,11 @@ PATH is a notebook or a folder of notebooks (searched to any depth). For each su
 exercise's graded cell (first line `# UNQ_C1` or `# UNQ_C2`, or the cell's metadata) runs after
 the notebook's own set-up cells, taken from the grader's copy of the notebook, never the learner's,
 in a sandbox of its own (grading/sandbox.py); what it reports is judged here (grading/judge.py).
-Saved outputs count for nothing. Writes DIR/grades.csv (one row per submission) and DIR/NAME.json
-(Gradescope's results.json form) for each submission NAME. Exit 0 when every submission has its row.
+Saved outputs count for nothing. Writes DIR/NAME.json (Gradescope's results.json form) for each
+submission NAME as it ends, and DIR/grades.csv (one row per submission graded so far) with it. A
+submission whose NAME.json was made from the same notebook by the same grader is not graded again
+(grading/records.py), so after Ctrl-C or a crash the same command finishes the class; --regrade
+grades them all. Exit 0 when every submission has its row.
 """
 import argparse
 import csv
@@ -24,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from grading import judge
+from grading import judge, records
 from grading.sandbox import Sandbox
 from scripts.notebook_tools import EXERCISES, ROOT, hyperparameters, setup_sources
 
-NOTEBOOK_SIZE_LIMIT = 20 * 2**20  # bytes; a larger file is not a submission of this assignment
+NOTEBOOK_SIZE_LIMIT = 20 * 2**20  # bytes; a larger notebook holds big saved outputs (or is no notebook)
 CSV_COLUMNS = ("submission", "status", "score", "max_score", *EXERCISES, "message")
 MAX_SCORE = sum(sum(parts.values()) for parts in judge.POINTS.values())
 DEFAULTS = {"out": ROOT / "build" / "grades", "timeout": 60.0, "memory": 2048}
@@ -47,6 +50,8 @@ class Submission:
     outputs: dict = field(default_factory=dict)  # exercise -> what the learner's code printed
     seconds: float = 0.0
     invalid: str | None = None
+    sha256: str | None = None  # of the notebook's bytes, as read
+    notes: dict = field(default_factory=dict)  # exercise -> which of several cells marked for it was graded
 
 
 # ----------------------------------------------------------------------------- reading submissions
@@ -101,14 +106,40 @@ def _marks(cell, exercise):
         metadata.get("exercise") == exercise and "graded" in tags)
 
 
+def read_submission(submission):
+    """Read a submission's notebook: its hash, its graded cells and notes on them; or why it is invalid."""
+    try:
+        data = _notebook_bytes(submission.path)
+        submission.sha256 = records.sha256(data)
+        submission.cells, submission.notes = _graded_cells(data)
+    except InvalidSubmission as invalid:
+        submission.invalid = str(invalid)
+    except OSError as error:
+        submission.invalid = f"could not be read ({error.strerror})"
+
+
 def read_graded_cells(path):
     """{exercise: source} of a notebook's graded cells (the last one marked, if several are)."""
+    return _graded_cells(_notebook_bytes(path))[0]
+
+
+def _notebook_bytes(path):
     if path.is_symlink() or not path.is_file():
         raise InvalidSubmission("not a regular file (a link or a folder): not a notebook")
-    if path.stat().st_size > NOTEBOOK_SIZE_LIMIT:
-        raise InvalidSubmission(f"larger than {NOTEBOOK_SIZE_LIMIT // 2**20} MiB: not a notebook of this assignment")
+    size = path.stat().st_size
+    if size > NOTEBOOK_SIZE_LIMIT:
+        raise InvalidSubmission(
+            f"the notebook is {size / 2**20:.1f} MiB, over the limit of {NOTEBOOK_SIZE_LIMIT // 2**20} MiB. A notebook "
+            "this large holds big saved outputs (videos, plots). Open it, choose Kernel > Restart Kernel and Clear "
+            "Outputs of All Cells (in Colab: Edit > Clear all outputs), save it, and submit it again.")
+    return path.read_bytes()
+
+
+def _graded_cells(data):
+    """({exercise: source}, {exercise: note}) of a notebook's bytes: the last cell marked for each exercise,
+    and, where several are marked, a note saying which one was graded."""
     try:
-        notebook = json.loads(path.read_bytes().decode("utf-8"))
+        notebook = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise InvalidSubmission("not a Jupyter notebook: the file is not JSON text") from None
     except RecursionError:
@@ -116,14 +147,24 @@ def read_graded_cells(path):
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise InvalidSubmission("not a Jupyter notebook (version 4): it has no list of cells")
     code = [cell for cell in notebook["cells"] if isinstance(cell, dict) and cell.get("cell_type") == "code"]
-    cells = {}
+    cells, notes = {}, {}
     for exercise in EXERCISES:
         marked = [cell for cell in code if _marks(cell, exercise)]
         if marked:
             cells[exercise] = _source(marked[-1])
+        if len(marked) > 1:
+            notes[exercise] = _several_marked(exercise, len(marked), cells[exercise])
     if not cells:
         raise InvalidSubmission("no graded cell: no code cell starts with '# UNQ_C1' or '# UNQ_C2'")
-    return cells
+    return cells, notes
+
+
+def _several_marked(exercise, count, graded):
+    """The note for a notebook with count cells marked for exercise: the last was graded, this one."""
+    code = [line.strip() for line in graded.splitlines() if line.strip() and not line.strip().startswith("#")]
+    begins = f", the one whose code begins: {code[0][:80]}" if code else " (it holds nothing but comments)"
+    return (f"Your notebook has {count} cells marked # {exercise}. The last of them (the lowest in the notebook) "
+            f"was graded{begins}. If you meant another one, delete the others and submit again.")
 
 
 # ----------------------------------------------------------------------------- grading
@@ -145,27 +186,36 @@ def grade_exercise(sandbox, submission, exercise, setup, alpha, limits):
     return verdicts, run.output, run.seconds
 
 
-def results_json(submission):
-    """The submission's results in Gradescope's results.json form."""
+def results_json(submission, made_from):
+    """The submission's results in Gradescope's results.json form; its extra_data holds the status, the
+    message for the teacher, and what the results were made from (made_from: grading/records.py)."""
+    extra = {"status": "invalid" if submission.invalid else "graded",
+             "message": submission.invalid or " ".join(submission.notes.values()), **made_from}
     if submission.invalid:
-        return {"score": 0, "output": f"Not graded: {submission.invalid}", "tests": [], "status": "invalid"}
-    tests = [{"name": f"{exercise} {verdict['part']}: {judge.TITLES[verdict['part']]}", "score": verdict["score"],
-              "max_score": verdict["max_score"], "output": verdict["message"], "visibility": "visible"}
-             for exercise in EXERCISES for verdict in submission.verdicts[exercise]]
+        return {"score": 0, "output": f"Not graded: {submission.invalid}", "tests": [], "extra_data": extra}
+    tests = []
+    for exercise in EXERCISES:
+        note = f"\n\n{submission.notes[exercise]}" if exercise in submission.notes else ""
+        tests += [{"name": f"{exercise} {verdict['part']}: {judge.TITLES[verdict['part']]}",
+                   "score": verdict["score"], "max_score": verdict["max_score"], "output": verdict["message"] + note,
+                   "status": "passed" if verdict["score"] == verdict["max_score"] else "failed",
+                   "visibility": "visible"} for verdict in submission.verdicts[exercise]]
     score = sum(test["score"] for test in tests)
+    notes = "".join(f"\n\n{note}" for note in submission.notes.values())
     printed = "".join(f"\n\nWhat the cell {exercise} printed (its start and end):\n{submission.outputs[exercise]}"
                       for exercise in EXERCISES if submission.outputs.get(exercise, "").strip())
-    return {"score": score, "max_score": MAX_SCORE, "execution_time": round(submission.seconds, 1),
-            "output": f"{score} of {MAX_SCORE} points.{printed}", "tests": tests, "status": "graded"}
+    return {"score": score, "execution_time": round(submission.seconds, 1),
+            "output": f"{score} of {MAX_SCORE} points.{notes}{printed}", "tests": tests, "extra_data": extra}
 
 
-def csv_row(submission, results):
-    points = {exercise: sum(verdict["score"] for verdict in submission.verdicts.get(exercise, []))
+def csv_row(name, results):
+    """A row of grades.csv, from a submission's name and its results alone."""
+    points = {exercise: sum(test["score"] for test in results["tests"] if test["name"].startswith(f"{exercise} "))
               for exercise in EXERCISES}
     # A name a spreadsheet would read as a formula (=, +, -, @) is quoted, so opening the file runs nothing.
-    name = "'" + submission.name if submission.name[:1] in ("=", "+", "-", "@") else submission.name
-    return {"submission": name, "status": results["status"], "score": results["score"],
-            "max_score": MAX_SCORE, **points, "message": submission.invalid or ""}
+    name = "'" + name if name[:1] in ("=", "+", "-", "@") else name
+    return {"submission": name, "status": results["extra_data"]["status"], "score": results["score"],
+            "max_score": MAX_SCORE, **points, "message": results["extra_data"]["message"]}
 
 
 def write_atomically(path, text):
@@ -200,35 +250,62 @@ class Progress:
             if self.done == self.total:
                 self.stream.write("\n")
         else:
-            self.stream.write(f"[{self.done}/{self.total}] {submission.name}: {results['status']}, "
+            self.stream.write(f"[{self.done}/{self.total}] {submission.name}: {results['extra_data']['status']}, "
                               f"{results['score']}/{MAX_SCORE} ({elapsed:.0f} s)\n")
         self.stream.flush()
 
 
-def grade(submissions, out, jobs, limits, stream=sys.stderr):
-    """Grade submissions (their cells read), writing NAME.json as each ends and grades.csv at the end.
+def grader_setup():
+    """What the grader runs before each graded cell (the notebook's set-up cells) and the ALPHA it judges
+    the optimizer by, from the grader's copy of the notebook; the Gradescope zip carries them as they are."""
+    return {"cells": setup_sources(), "alpha": hyperparameters()["ALPHA"]}
 
-    Returns the rows of grades.csv. Each (submission, exercise) is one job; jobs run in parallel.
+
+def grade(submissions, out, jobs, limits, stream=sys.stderr, setup=None, regrade=False):
+    """Grade submissions (read by read_submission), writing NAME.json, and grades.csv with it, as each ends.
+
+    A submission whose NAME.json in out was made from the same notebook, grader and limits keeps it,
+    unless regrade. setup: grader_setup()'s, by default. Returns the rows of grades.csv. Each
+    (submission, exercise) is one job; jobs run in parallel.
     """
     out.mkdir(parents=True, exist_ok=True)
-    setup, alpha = setup_sources(), hyperparameters()["ALPHA"]
-    sandbox = Sandbox()
-    print(f"Isolation: {sandbox.isolation}.", file=stream)
-    progress, rows = Progress(len(submissions), stream), []
+    setup = setup or grader_setup()
+    grader = records.grader_sha256(setup)
+    made_from = {submission.name: {"notebook_sha256": submission.sha256, "grader_sha256": grader, "limits": limits}
+                 for submission in submissions}
+    rows, fresh = [], []
+    for submission in submissions:
+        kept = None if regrade else records.kept_results(out / f"{submission.name}.json", made_from[submission.name])
+        if kept:
+            rows.append(csv_row(submission.name, kept))
+        else:
+            fresh.append(submission)
+    write_csv(out, rows)
+    if rows:
+        print(f"{len(rows)} of {len(submissions)} submissions are unchanged since this grader graded them: "
+              "their results are kept (--regrade grades them again).", file=stream)
+    valid = [submission for submission in fresh if not submission.invalid]
+    sandbox = Sandbox() if valid else None
+    if sandbox:
+        print(f"Isolation: {sandbox.isolation}.", file=stream)
+    progress = Progress(len(fresh), stream)
 
     def finish(submission):
-        results = results_json(submission)
+        isolation = None if submission.invalid else sandbox.isolation
+        results = results_json(submission, dict(made_from[submission.name], isolation=isolation))
         write_atomically(out / f"{submission.name}.json", json.dumps(results, indent=1))
-        rows.append(csv_row(submission, results))
+        rows.append(csv_row(submission.name, results))
+        write_csv(out, rows)
         progress.advance(submission, results)
 
-    for submission in submissions:
+    for submission in fresh:
         if submission.invalid:
             finish(submission)
-    valid = [submission for submission in submissions if not submission.invalid]
+    if not valid:
+        return rows
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = {pool.submit(grade_exercise, sandbox, submission, exercise, setup, alpha, limits):
+        futures = {pool.submit(grade_exercise, sandbox, submission, exercise, setup["cells"], setup["alpha"], limits):
                    (submission, exercise) for submission in valid for exercise in EXERCISES}
         for future in as_completed(futures):
             submission, exercise = futures[future]
@@ -250,7 +327,7 @@ def grade(submissions, out, jobs, limits, stream=sys.stderr):
 
 def print_feedback(results, stream=sys.stdout):
     """A submission's points and feedback, for a learner grading their own notebook."""
-    if results["status"] == "invalid":
+    if results["extra_data"]["status"] == "invalid":
         print(results["output"], file=stream)
     for test in results["tests"]:
         print(f"{test['name']}: {test['score']}/{test['max_score']}\n    "
@@ -283,6 +360,8 @@ def parse_arguments(argv):
                         help="seconds each exercise may run (default: 60)")
     parser.add_argument("--memory", type=_positive(int), default=DEFAULTS["memory"],
                         help="MiB of memory each exercise may use (default: 2048)")
+    parser.add_argument("--regrade", action="store_true", help="grade every submission again, even those "
+                        "whose results in --out were made from the same notebook by the same grader")
     arguments = parser.parse_args(argv)
     for path in arguments.paths:
         if not path.exists():
@@ -300,16 +379,11 @@ def main(argv=None):
         print(f"No notebooks (.ipynb) in {', '.join(map(str, arguments.paths))}: nothing to grade.", file=sys.stderr)
         return 2
     for submission in submissions:
-        try:
-            submission.cells = read_graded_cells(submission.path)
-        except InvalidSubmission as invalid:
-            submission.invalid = str(invalid)
-        except OSError as error:
-            submission.invalid = f"could not be read ({error.strerror})"
+        read_submission(submission)
     limits = {"timeout": arguments.timeout, "memory_mib": arguments.memory}
     started = time.monotonic()
     try:
-        rows = grade(submissions, arguments.out, arguments.jobs, limits)
+        rows = grade(submissions, arguments.out, arguments.jobs, limits, regrade=arguments.regrade)
     except KeyboardInterrupt:
         print(f"\nInterrupted: the submissions graded so far are in {arguments.out}.", file=sys.stderr)
         return 130
