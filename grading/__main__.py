@@ -1,6 +1,7 @@
 """Grade a class's notebooks: each graded cell alone, in a sandbox, judged outside it.
 
-Usage: python -m grading PATH... [--out DIR] [--jobs N] [--timeout SECONDS] [--memory MIB]
+Usage: python -m grading PATH... [--out DIR] [--jobs N] [--timeout SECONDS] [--memory MIB] [--regrade]
+       python -m grading --gradescope ZIP [--timeout SECONDS] [--memory MIB] [--visibility WHEN]
 
 PATH is a notebook or a folder of notebooks (searched to any depth). For each submission, each
 exercise's graded cell (first line `# UNQ_C1` or `# UNQ_C2`, or the cell's metadata) runs after
@@ -10,7 +11,8 @@ Saved outputs count for nothing. Writes DIR/NAME.json (Gradescope's results.json
 submission NAME as it ends, and DIR/grades.csv (one row per submission graded so far) with it. A
 submission whose NAME.json was made from the same notebook by the same grader is not graded again
 (grading/records.py), so after Ctrl-C or a crash the same command finishes the class; --regrade
-grades them all. Exit 0 when every submission has its row.
+grades them all. Exit 0 when every submission has its row. --gradescope writes Gradescope's autograder
+zip instead, which grades each submission with this same code (grading/gradescope.py).
 """
 import argparse
 import csv
@@ -351,7 +353,7 @@ def _positive(kind):
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a notebook, or a folder of notebooks")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="a notebook, or a folder of notebooks")
     parser.add_argument("--out", type=Path, default=DEFAULTS["out"], help="folder for grades.csv and NAME.json "
                         "(default: build/grades)")
     parser.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1,
@@ -362,7 +364,14 @@ def parse_arguments(argv):
                         help="MiB of memory each exercise may use (default: 2048)")
     parser.add_argument("--regrade", action="store_true", help="grade every submission again, even those "
                         "whose results in --out were made from the same notebook by the same grader")
+    parser.add_argument("--gradescope", type=Path, metavar="ZIP", help="write Gradescope's autograder zip to ZIP "
+                        "(it grades with --timeout and --memory), and grade nothing here")
+    parser.add_argument("--visibility", choices=("visible", "after_due_date", "after_published", "hidden"),
+                        default="visible", help="with --gradescope: when learners see their results (Gradescope's "
+                        "words; default: visible, at once)")
     arguments = parser.parse_args(argv)
+    if bool(arguments.paths) == bool(arguments.gradescope):
+        parser.error("give the notebooks or folders to grade, or --gradescope ZIP, not both")
     for path in arguments.paths:
         if not path.exists():
             parser.error(f"no such file or folder: {path}")
@@ -371,6 +380,14 @@ def parse_arguments(argv):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
+    limits = {"timeout": arguments.timeout, "memory_mib": arguments.memory}
+    if arguments.gradescope:
+        from grading import gradescope
+
+        gradescope.write_zip(arguments.gradescope, grader_setup(), limits, arguments.visibility)
+        print(f"Wrote {arguments.gradescope}: upload it as a programming assignment's autograder on Gradescope "
+              "(docs/teaching.md says how).")
+        return 0
     if sys.platform == "win32":  # the sandbox's report channel is an inherited pipe, which Windows cannot pass
         print("The class grader runs on Linux and macOS; on Windows, run it in WSL.", file=sys.stderr)
         return 2
@@ -380,7 +397,6 @@ def main(argv=None):
         return 2
     for submission in submissions:
         read_submission(submission)
-    limits = {"timeout": arguments.timeout, "memory_mib": arguments.memory}
     started = time.monotonic()
     try:
         rows = grade(submissions, arguments.out, arguments.jobs, limits, regrade=arguments.regrade)
