@@ -1,8 +1,11 @@
 """scripts.film: snapshots of the notebook's training, their captions, and the film they make."""
+import tracemalloc
+
 import imageio.v2 as imageio
 import numpy as np
 import pytest
 from conftest import small_network
+from test_utils import hovering_network
 
 import utils
 from scripts import film
@@ -82,6 +85,22 @@ def test_the_film_has_one_segment_per_snapshot_in_order(tmp_path):
     assert not list(tmp_path.glob(".*"))  # no palette or temporary file left behind
 
 
+def test_the_film_streams_its_frames_in_little_memory(tmp_path):
+    """A flight to the time limit: 1046 frames of 0.8 MB would take 840 MB if kept."""
+    network = hovering_network()
+    snapshots = [{"episode": 100, "weights": network.get_weights(), "solved": False, "mean": 0.0, "window": 100,
+                  "points": 0.0}]
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        (flight,) = film.write_film(snapshots, network, tmp_path / "film.mp4", seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert flight["steps"] == utils.MAX_EPISODE_STEPS
+    assert peak < 80e6, f"write_film's peak memory grew by {peak / 1e6:.0f} MB"
+
+
 def test_a_saved_training_is_reused_by_the_same_settings_only(tmp_path):
     weights = small_network().get_weights()
     snapshots = [{"episode": 0, "weights": weights, "mean": None, "window": 0, "points": None, "solved": False},
@@ -108,3 +127,13 @@ def test_bad_arguments_get_a_clear_error(arguments, words, capsys):
     with pytest.raises(SystemExit) as exit_:
         film.parse_arguments(arguments)
     assert exit_.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_the_committed_film_fits_a_readme_and_the_notebook_points_to_it():
+    from conftest import ROOT
+
+    from scripts.notebook_tools import load_notebook
+    gif = ROOT / "images" / "film.gif"
+    assert gif.read_bytes()[:6] == b"GIF89a" and gif.stat().st_size <= film.GIF_LIMIT
+    congratulations = next(cell.source for cell in load_notebook().cells if "## 11 - Congratulations" in cell.source)
+    assert "make film" in congratulations and "images/film.gif" in congratulations
