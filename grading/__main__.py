@@ -1,6 +1,7 @@
 """Grade a class's notebooks: each graded cell alone, in a sandbox, judged outside it.
 
 Usage: python -m grading PATH... [--out DIR] [--jobs N] [--timeout SECONDS] [--memory MIB] [--regrade]
+                        [--address ADDRESS]
        python -m grading --gradescope ZIP [--timeout SECONDS] [--memory MIB] [--visibility WHEN]
 
 PATH is a notebook or a folder of notebooks (searched to any depth). For each submission, each
@@ -11,8 +12,10 @@ Saved outputs count for nothing. Writes DIR/NAME.json (Gradescope's results.json
 submission NAME as it ends, and DIR/grades.csv (one row per submission graded so far) with it. A
 submission whose NAME.json was made from the same notebook by the same grader is not graded again
 (grading/records.py), so after Ctrl-C or a crash the same command finishes the class; --regrade
-grades them all. Exit 0 when every submission has its row. --gradescope writes Gradescope's autograder
-zip instead, which grades each submission with this same code (grading/gradescope.py).
+grades them all. With --address, each sandbox runs as a task on a Ray cluster whose nodes were
+checked first (scripts/cluster.py); the judging and the files stay here. Exit 0 when every
+submission has its row. --gradescope writes Gradescope's autograder zip instead, which grades
+each submission with this same code (grading/gradescope.py).
 """
 import argparse
 import csv
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from grading import judge, records
-from grading.sandbox import Sandbox
+from grading.sandbox import ClusterSandbox, Sandbox
 from scripts.notebook_tools import EXERCISES, ROOT, hyperparameters, setup_sources
 
 NOTEBOOK_SIZE_LIMIT = 20 * 2**20  # bytes; a larger notebook holds big saved outputs (or is no notebook)
@@ -263,12 +266,13 @@ def grader_setup():
     return {"cells": setup_sources(), "alpha": hyperparameters()["ALPHA"]}
 
 
-def grade(submissions, out, jobs, limits, stream=sys.stderr, setup=None, regrade=False):
+def grade(submissions, out, jobs, limits, stream=sys.stderr, setup=None, regrade=False, cluster=None):
     """Grade submissions (read by read_submission), writing NAME.json, and grades.csv with it, as each ends.
 
     A submission whose NAME.json in out was made from the same notebook, grader and limits keeps it,
     unless regrade. setup: grader_setup()'s, by default. Returns the rows of grades.csv. Each
-    (submission, exercise) is one job; jobs run in parallel.
+    (submission, exercise) is one job; jobs run in parallel, here or, given a scripts.cluster.Cluster,
+    as its tasks.
     """
     out.mkdir(parents=True, exist_ok=True)
     setup = setup or grader_setup()
@@ -287,7 +291,7 @@ def grade(submissions, out, jobs, limits, stream=sys.stderr, setup=None, regrade
         print(f"{len(rows)} of {len(submissions)} submissions are unchanged since this grader graded them: "
               "their results are kept (--regrade grades them again).", file=stream)
     valid = [submission for submission in fresh if not submission.invalid]
-    sandbox = Sandbox() if valid else None
+    sandbox = (ClusterSandbox(cluster) if cluster else Sandbox()) if valid else None
     if sandbox:
         print(f"Isolation: {sandbox.isolation}.", file=stream)
     progress = Progress(len(fresh), stream)
@@ -356,8 +360,10 @@ def parse_arguments(argv):
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="a notebook, or a folder of notebooks")
     parser.add_argument("--out", type=Path, default=DEFAULTS["out"], help="folder for grades.csv and NAME.json "
                         "(default: build/grades)")
-    parser.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1,
-                        help="exercises graded at once (default: the number of cores)")
+    parser.add_argument("--jobs", type=_positive(int), default=None,
+                        help="exercises graded at once (default: the number of cores, or the cluster's CPUs)")
+    parser.add_argument("--address", metavar="ADDRESS", help="run each exercise's sandbox on this Ray cluster "
+                        "(auto, HOST:PORT or ray://HOST:10001); see docs/teaching.md")
     parser.add_argument("--timeout", type=_positive(float), default=DEFAULTS["timeout"],
                         help="seconds each exercise may run (default: 60)")
     parser.add_argument("--memory", type=_positive(int), default=DEFAULTS["memory"],
@@ -398,11 +404,26 @@ def main(argv=None):
     for submission in submissions:
         read_submission(submission)
     started = time.monotonic()
+    if arguments.address:  # scripts.cluster, imported only here: the Gradescope zip has no need of it
+        from scripts.cluster import Cluster, ClusterError
+
+        try:
+            cluster = Cluster(arguments.address, grading=True, stream=sys.stderr)
+        except ClusterError as error:
+            print(f"python -m grading: {error}", file=sys.stderr)
+            return 2
+    else:
+        cluster = None
+    jobs = arguments.jobs or (cluster.cpus if cluster else os.cpu_count() or 1)
     try:
-        rows = grade(submissions, arguments.out, arguments.jobs, limits, regrade=arguments.regrade)
+        rows = grade(submissions, arguments.out, jobs, limits, regrade=arguments.regrade, cluster=cluster)
     except KeyboardInterrupt:
         print(f"\nInterrupted: the submissions graded so far are in {arguments.out}.", file=sys.stderr)
         return 130
+    finally:
+        if cluster:
+            print(cluster.where())
+            cluster.close()
     if len(submissions) == 1:
         print_feedback(json.loads((arguments.out / f"{submissions[0].name}.json").read_text()))
     graded = [row for row in rows if row["status"] == "graded"]
