@@ -32,6 +32,7 @@ OUTPUT_LIMIT = 6000  # characters of the learner's output kept, half from its st
 TMP_SIZE = 64 * 2**20  # bytes of the sandbox's private /tmp
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+BUBBLEWRAP_ISOLATION = "bubblewrap: no network, read-only file system, own process IDs, limits on time and memory"
 PYTHON_FLAGS = (sys.executable, "-E", "-s", "-u", "-W", "ignore")  # no PYTHON* variables or user site; unbuffered
 ENVIRONMENT = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1",
@@ -136,7 +137,7 @@ class Sandbox:
     def isolation(self):
         """One line saying what isolates the learner's code here."""
         if self.bwrap:
-            return "bubblewrap: no network, read-only file system, own process IDs, limits on time and memory"
+            return BUBBLEWRAP_ISOLATION
         return ("bubblewrap not available: the learner's code runs in a separate process with time and memory "
                 "limits, but with the network and the file system of this user; it is still judged outside")
 
@@ -191,6 +192,48 @@ class Sandbox:
         shutil.rmtree(workdir, ignore_errors=True)
         return Run(report=reports[0] if reports else None, output=output.text(), timed_out=timed_out,
                    memory_exceeded=memory_exceeded, returncode=process.returncode, seconds=time.monotonic() - started)
+
+
+def run_once(task, timeout, memory_mib):
+    """Sandbox().run(task, timeout, memory_mib) in a sandbox made for this run alone (a cluster's task)."""
+    sandbox = Sandbox()
+    try:
+        return sandbox.run(task, timeout, memory_mib)
+    finally:
+        sandbox.close()
+
+
+class ClusterSandbox:
+    """Sandbox's methods, each run a task on a node of a Ray cluster (scripts.cluster.Cluster, which has
+    checked that every node has the grader's files and a working bubblewrap): one CPU, and the memory of
+    the run's limit. What comes back is the same Run, judged here."""
+
+    isolation = f"on each node of a Ray cluster, {BUBBLEWRAP_ISOLATION}"
+
+    def __init__(self, cluster):
+        self.cluster, self.running, self.stopped = cluster, set(), threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self, task, timeout, memory_mib):
+        with self.lock:  # stop_all sees every task started
+            if self.stopped.is_set():
+                return Run(report=None, output="", timed_out=False, memory_exceeded=False, returncode=None,
+                           seconds=0.0)
+            handle = self.cluster.submit(run_once, task, timeout, memory_mib, memory_mib=memory_mib)
+            self.running.add(handle)
+        try:
+            return self.cluster.result(handle)
+        finally:
+            self.running.discard(handle)
+
+    def stop_all(self):
+        """Cancel the runs queued on the cluster and kill those under way (Ctrl-C); refuse new ones."""
+        with self.lock:
+            self.stopped.set()
+            self.cluster.stop(list(self.running))
+
+    def close(self):
+        pass
 
 
 def _resident_bytes(process):
