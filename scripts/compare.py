@@ -1,7 +1,7 @@
 """Compare training settings over several seeds: the notebook's own training, runs in parallel.
 
 Usage: python -m scripts.compare [--variant NAME=VALUE[,NAME=VALUE...]]... [--seeds 0 1 2]
-                                 [--episodes N] [--no-stop] [--jobs N] [--out DIR]
+                                 [--episodes N] [--no-stop] [--jobs N] [--address ADDRESS] [--out DIR]
 
 Trains the baseline (the notebook's settings) and each variant once per seed, with the lesson's
 own training (its cells, the hints' answers; scripts.notebook_tools.train), one process per run.
@@ -14,11 +14,17 @@ same command again skips the runs already recorded, so Ctrl-C or a crash loses n
 At the end it draws DIR/compare.png (a line and a band over seeds per setting, utils.plot_comparison)
 and prints and saves DIR/compare.md: per setting, solved out of runs, episodes to solve, the mean
 points of the last 100 episodes, and the time.
+
+With --address, the runs are tasks on a Ray cluster (scripts/cluster.py), one CPU each, after a
+check that every node holds the same project and libraries; this process still writes each record
+as its run ends, so resuming, the progress bar and Ctrl-C work as on one machine.
 """
 import argparse
+import ast
 import json
 import multiprocessing
 import os
+import queue
 import re
 import signal
 import statistics
@@ -27,6 +33,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from scripts.cluster import Cluster, ClusterError
 from scripts.notebook_tools import ROOT, UTILS_SETTINGS, hyperparameters
 
 DEFAULT_OUT = ROOT / "build" / "compare"
@@ -48,11 +55,18 @@ class BadVariant(ValueError):
     """A variant that names an unknown setting or gives it a value that cannot work."""
 
 
+def utils_defaults():
+    """utils' constants as its source sets them: a run that varies one changes it in the utils module
+    for the rest of its (worker) process, so the next run there must not read them from the module."""
+    tree = ast.parse((ROOT / "utils.py").read_text(encoding="utf-8"))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in UTILS_SETTINGS}
+
+
 def baseline_settings():
     """The notebook's hyperparameters and utils' constants, as the lesson sets them."""
-    import utils
-
-    return {**hyperparameters(), **{name: getattr(utils, name) for name in UTILS_SETTINGS}}
+    return {**hyperparameters(), **utils_defaults()}
 
 
 def parse_variant(text):
@@ -115,9 +129,10 @@ def train_run(changed, seed, episodes, stop, progress=None):
     def report(episode, _):
         if progress is not None:
             progress.put((label(changed), seed, episode))
-    points, solved_at, seconds = train(seed, changed, max_episodes=episodes, stop_when_solved=stop,
+    settings = {**baseline_settings(), **changed}  # every setting, so none is left from an earlier run here
+    points, solved_at, seconds = train(seed, settings, max_episodes=episodes, stop_when_solved=stop,
                                        on_episode=report)
-    return {"label": label(changed), "changed": changed, "settings": {**baseline_settings(), **changed},
+    return {"label": label(changed), "changed": changed, "settings": settings,
             "seed": seed, "episodes": episodes, "stop_when_solved": stop, "points": points,
             "solved_at": solved_at, "seconds": round(seconds, 1), "versions": versions()}
 
@@ -198,35 +213,67 @@ def _ignore_interrupts():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_all(pending, jobs, progress):
-    """Run the pending (changed, seed, path, episodes, stop) in parallel; write each record as it ends."""
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no shared TensorFlow state
-    with context.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                                                 initializer=_ignore_interrupts) as pool:
-        queue = manager.Queue()
-        futures = {pool.submit(train_run, changed, seed, episodes, stop, queue): (changed, seed, path)
-                   for changed, seed, path, episodes, stop in pending}
-        try:
-            while futures:
-                done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
-                while not queue.empty():
-                    name, seed, episode = queue.get()
-                    progress.under_way[(name, seed)] = episode
-                for future in done:
-                    changed, seed, path = futures.pop(future)
-                    record = future.result()
-                    write_record(path, record)
-                    progress.under_way.pop((label(changed), seed), None)
-                    progress.done += 1
-                    progress.seconds.append(record["seconds"])
-                    progress.show(jobs, record)
-                progress.show(jobs)
-        except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()  # the runs under way are lost; the finished ones are on disk
-            raise
+class LocalPool:
+    """Runs on this machine, each in a process of its own; the same methods as scripts.cluster.Cluster."""
+
+    def __init__(self, jobs):
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no shared TensorFlow state
+        self.manager = context.Manager()
+        self.progress = self.manager.Queue()
+        self.executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_interrupts)
+
+    def submit(self, function, *args):
+        return self.executor.submit(function, *args)
+
+    def wait(self, handles, timeout=1.0):
+        return wait(handles, timeout=timeout, return_when=FIRST_COMPLETED).done if handles else []
+
+    def result(self, handle):
+        return handle.result()
+
+    def updates(self):
+        found = []
+        while True:
+            try:
+                found.append(self.progress.get_nowait())
+            except queue.Empty:
+                return found
+
+    def stop(self, handles):
+        for handle in handles:
+            handle.cancel()
+        for process in list(getattr(self.executor, "_processes", {}).values()):
+            process.terminate()  # the runs under way are lost; the finished ones are on disk
+
+    def close(self):
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.manager.shutdown()
+
+
+def run_all(pending, pool, jobs, progress):
+    """Run the pending (changed, seed, path, episodes, stop), jobs at a time in pool; write each record
+    here as its run ends. Ctrl-C: the runs not started never start, those under way are stopped."""
+    waiting, under_way = list(pending), {}
+    try:
+        while waiting or under_way:
+            while waiting and len(under_way) < jobs:
+                changed, seed, path, episodes, stop = waiting.pop(0)
+                under_way[pool.submit(train_run, changed, seed, episodes, stop, pool.progress)] = (changed, seed, path)
+            ended = pool.wait(list(under_way))
+            for name, seed, episode in pool.updates():
+                progress.under_way[(name, seed)] = episode
+            for handle in ended:
+                changed, seed, path = under_way.pop(handle)
+                record = pool.result(handle)
+                write_record(path, record)
+                progress.under_way.pop((label(changed), seed), None)
+                progress.done += 1
+                progress.seconds.append(record["seconds"])
+                progress.show(jobs, record)
+            progress.show(jobs)
+    except KeyboardInterrupt:
+        pool.stop(list(under_way))
+        raise
 
 
 def parse_arguments(argv):
@@ -236,16 +283,36 @@ def parse_arguments(argv):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of each setting (default 0 1 2)")
     parser.add_argument("--episodes", type=int, default=2000, help="episodes at most per run (default 2000)")
     parser.add_argument("--no-stop", action="store_true", help="train all --episodes, even once solved")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (default: the cores)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="runs at once (default: the cores here, or the CPUs of the cluster)")
+    parser.add_argument("--address", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT or "
+                        "ray://HOST:10001) instead of this machine's cores; see docs/experiments.md")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the results (default build/compare)")
     arguments = parser.parse_args(argv)
-    if arguments.episodes < 1 or arguments.jobs < 1:
+    if arguments.episodes < 1 or (arguments.jobs is not None and arguments.jobs < 1):
         parser.error("--episodes and --jobs must be at least 1")
     try:
         arguments.variants = [{}] + [parse_variant(text) for text in arguments.variant]
     except BadVariant as bad:
         parser.error(str(bad))
     return arguments
+
+
+def train_pending(pending, arguments, progress):
+    """Train the pending runs on this machine's cores, or on the Ray cluster at --address."""
+    if arguments.address:
+        pool = Cluster(arguments.address, stream=sys.stdout)
+        jobs = min(arguments.jobs or pool.cpus, pool.cpus)
+    else:
+        jobs = arguments.jobs or os.cpu_count() or 1
+        pool = LocalPool(jobs)
+    print(f"Training {len(pending)} runs, {jobs} at a time...", flush=True)
+    try:
+        run_all(pending, pool, jobs, progress)
+    finally:
+        pool.close()
+    if arguments.address:
+        print(f"\n{pool.where()}", flush=True)
 
 
 def main(argv=None):
@@ -259,12 +326,14 @@ def main(argv=None):
                if finished(path, changed, seed, arguments.episodes, stop) is None]
     if len(pending) < len(runs):
         print(f"{len(runs) - len(pending)} of {len(runs)} runs already finished in {out}: skipping them.")
-    print(f"Training {len(pending)} runs, {arguments.jobs} at a time...", flush=True)
     progress = Progress(len(runs), len(runs) - len(pending))
     started = time.monotonic()
     try:
         if pending:
-            run_all(pending, arguments.jobs, progress)
+            train_pending(pending, arguments, progress)
+    except ClusterError as error:
+        print(f"python -m scripts.compare: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\nInterrupted: {progress.done} of {len(runs)} runs are recorded in {out}; the same command "
               "again does the rest.", file=sys.stderr)

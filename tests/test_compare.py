@@ -129,6 +129,19 @@ def test_a_run_is_the_lessons_training(tmp_path):
     assert record["points"] == expected
 
 
+@pytest.mark.slow
+def test_a_run_after_a_variant_in_the_same_process_is_the_baseline(restored_utils):
+    """A worker process (local or on a cluster) trains one setting after another: a variant of one of
+    utils' constants must not reach the next run there."""
+    from scripts.compare import train_run
+
+    first = train_run({}, 0, 3, True)
+    variant = train_run({"E_DECAY": 0.9}, 0, 3, True)
+    after = train_run({}, 0, 3, True)
+    assert variant["points"] != first["points"]  # E_DECAY changes these 3 episodes
+    assert after["points"] == first["points"] and after["settings"]["E_DECAY"] == first["settings"]["E_DECAY"]
+
+
 def test_plot_comparison_draws_a_line_and_a_band_per_setting():
     runs = {"baseline": [list(range(50)), list(range(10, 40))], "GAMMA=0.99": [[-100.0] * 30]}
     figure = utils.plot_comparison(runs, window_size=5)
