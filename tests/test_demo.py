@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -56,3 +57,22 @@ def test_a_shipped_model_records_how_it_was_made(agent):
     assert settings["TAU"] == utils.TAU and settings["E_MIN"] == utils.E_MIN and settings["max_num_timesteps"] == 1000
     found = versions()
     assert found["tensorflow"] == tf.__version__ and found["gym"] == gym.__version__ and "Box2D" in found
+
+
+def test_what_section_10_says_about_the_q_values_holds_for_the_shipped_network(env):
+    """Over 20 greedy landings: in flight the four Q-values stay within a few points and the action taken
+    leads by less than one point on most steps; once both legs are down, all four fall to about 85."""
+    network = utils.NumpyQNetwork(utils.load_model(str(MODEL)))
+    spreads, leads, at_rest = [], [], []
+    for seed in range(20):
+        state, done = env.reset(seed=seed), False
+        while not done:
+            values = np.sort(network(state)[0])
+            if not (state[6] and state[7]):  # in flight: not both legs on the ground
+                spreads.append(values[-1] - values[0])
+                leads.append(values[-1] - values[-2])
+            state, _, done, _ = env.step(int(np.argmax(network(state)[0])))
+        at_rest.append(network(state)[0].max())
+    assert np.median(spreads) < 3 and np.quantile(spreads, 0.9) < 5
+    assert np.mean(np.array(leads) < 1) > 0.9
+    assert sum(80 <= value <= 90 for value in at_rest) >= 18
