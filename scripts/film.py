@@ -164,6 +164,10 @@ def write_film(snapshots, q_network, path, seed, max_steps=utils.MAX_EPISODE_STE
     return flights
 
 
+class GifTooLong(RuntimeError):
+    """No setting of GIF_SETTINGS makes a GIF under GIF_LIMIT."""
+
+
 def write_gif(mp4, gif):
     """Make gif from the mp4 with ffmpeg (a palette pass, then the GIF): the largest setting of
     GIF_SETTINGS under GIF_LIMIT; return (width, fps). Both passes stream the video."""
@@ -179,8 +183,8 @@ def write_gif(mp4, gif):
             if temporary.stat().st_size <= GIF_LIMIT:
                 os.replace(temporary, gif)
                 return width, fps
-        raise RuntimeError(f"the film is too long for a GIF under {GIF_LIMIT / 1e6:.0f} MB even at "
-                           f"{width} pixels wide and {fps} frames a second: keep fewer snapshots (--every)")
+        raise GifTooLong(f"it is too long for a GIF under {GIF_LIMIT / 1e6:.0f} MB even at {width} pixels "
+                         f"wide and {fps} frames a second: keep fewer snapshots (a larger --every)")
     finally:
         for leftover in (palette, temporary):
             leftover.unlink(missing_ok=True)
@@ -229,6 +233,9 @@ def main(argv=None):
         started = time.perf_counter()
         flights = write_film(snapshots, agent_namespace(seed=arguments.seed)["q_network"], out, arguments.seed)
         width, fps = write_gif(out, gif)
+    except GifTooLong as error:
+        print(f"The film is in {os.path.relpath(out)}, but {error}.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         kept = f"the training is saved in {os.path.relpath(saved)}" if saved.exists() else "no training was kept"
         print(f"\nInterrupted: {kept}; the same command again goes on from there.", file=sys.stderr)

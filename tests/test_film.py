@@ -137,3 +137,12 @@ def test_the_committed_film_fits_a_readme_and_the_notebook_points_to_it():
     assert gif.read_bytes()[:6] == b"GIF89a" and gif.stat().st_size <= film.GIF_LIMIT
     congratulations = next(cell.source for cell in load_notebook().cells if "## 11 - Congratulations" in cell.source)
     assert "make film" in congratulations and "images/film.gif" in congratulations
+
+
+def test_a_film_too_long_for_the_gif_limit_says_so(tmp_path, monkeypatch):
+    frames = [np.random.default_rng(i).integers(0, 256, (448, 600, 3), dtype=np.uint8) for i in range(20)]
+    utils.write_video(str(tmp_path / "noise.mp4"), frames)
+    monkeypatch.setattr(film, "GIF_LIMIT", 10_000)  # 20 frames of noise cannot fit in 10 KB
+    with pytest.raises(film.GifTooLong, match="larger --every"):
+        film.write_gif(tmp_path / "noise.mp4", tmp_path / "noise.gif")
+    assert not (tmp_path / "noise.gif").exists() and not list(tmp_path.glob(".*"))
