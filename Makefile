@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 lint demo film play benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 gradescope test-gradescope lint demo film play benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -26,6 +26,11 @@ GRADES ?= build/grades
 grade: $(READY)  ## Grade notebooks: make grade SUBMISSIONS="folder-or-notebooks" [GRADES=build/grades]
 	$(PY) -m grading $(SUBMISSIONS) --out $(GRADES)
 
+# Gradescope's autograder: the same grader, as a zip for a programming assignment (docs/teaching.md).
+GRADESCOPE ?=
+gradescope: $(READY)  ## Gradescope's autograder zip, build/autograder.zip [GRADESCOPE="--visibility after_published"]
+	$(PY) -m grading --gradescope build/autograder.zip $(GRADESCOPE)
+
 test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chromium (needs Chromium)
 	$(PY) -m pytest tests -m browser
 
@@ -38,6 +43,9 @@ lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml; actionlin
 
 test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
 	bash scripts/platforms/trixie.sh
+
+test-gradescope: $(READY)  ## The autograder zip end to end, in a fresh Debian system laid out as Gradescope's (root)
+	$(PY) -m pytest tests -m gradescope
 
 test-colab:  ## The notebook and the tests in a runtime built like Google Colab's (Python 3.13, its TensorFlow and Keras), in a chroot (root)
 	bash scripts/platforms/colab.sh
