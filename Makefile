@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
+CLUSTER_READY := $(VENV)/.cluster-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 gradescope test-gradescope lint demo film play benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 gradescope test-gradescope cluster-env test-cluster lint demo film play benchmark benchmark-grading clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -47,6 +48,9 @@ test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a
 test-gradescope: $(READY)  ## The autograder zip end to end, in a fresh Debian system laid out as Gradescope's (root)
 	$(PY) -m pytest tests -m gradescope
 
+test-cluster: $(CLUSTER_READY)  ## compare and the class grader on a real 2-node Ray cluster on loopback, against local runs (root)
+	$(PY) -m pytest tests -m cluster
+
 test-colab:  ## The notebook and the tests in a runtime built like Google Colab's (Python 3.13, its TensorFlow and Keras), in a chroot (root)
 	bash scripts/platforms/colab.sh
 
@@ -82,6 +86,12 @@ benchmark-grading: $(READY)  ## Grading speed: 40 submissions, against executing
 # which README's Windows commands call too). It stops with one line on an unsupported machine.
 $(READY): requirements.txt
 	$(PYTHON) -m scripts.setup_env
+
+# Ray, for --address (compare and the class grader on a cluster): never installed by make run or make test.
+cluster-env: $(CLUSTER_READY)  ## Add Ray (requirements-cluster.txt) to .venv, for --address; on every node of the cluster too
+
+$(CLUSTER_READY): $(READY) requirements-cluster.txt
+	$(PYTHON) -m scripts.setup_env --cluster
 
 # Test-only tools (Playwright, uv, ruff), on top of the learner's environment.
 $(DEV_READY): $(READY) requirements-dev.txt

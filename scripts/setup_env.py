@@ -4,7 +4,8 @@
 from. It does nothing when .venv is newer than the requirements; it stops with one plain line
 on a Python or machine the pins do not support (scripts/platforms/).
 
-Usage: python -m scripts.setup_env [--dev]   (from the repository root; --dev adds requirements-dev.txt)
+Usage: python -m scripts.setup_env [--dev] [--cluster]   (from the repository root; --dev adds
+requirements-dev.txt, --cluster requirements-cluster.txt: Ray, for --address)
 """
 import os
 import shutil
@@ -17,10 +18,9 @@ from scripts.platforms import main as check_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-STEPS = {  # requirements file -> the stamp that says it is installed
-    ROOT / "requirements.txt": VENV / ".ready",
-    ROOT / "requirements-dev.txt": VENV / ".dev-ready",
-}
+LEARNER = (ROOT / "requirements.txt", VENV / ".ready")  # requirements file, the stamp that says it is installed
+EXTRAS = {"--dev": (ROOT / "requirements-dev.txt", VENV / ".dev-ready"),
+          "--cluster": (ROOT / "requirements-cluster.txt", VENV / ".cluster-ready")}
 
 
 def venv_python(folder=VENV):
@@ -49,14 +49,15 @@ def make_environment():
 def main(argv):
     if check_platform() != 0:
         return 1
-    (learner, learner_stamp), (dev, dev_stamp) = STEPS.items()
+    learner, learner_stamp = LEARNER
     if not is_current(learner, learner_stamp):
         print(f"Making {VENV.name} from {learner.name} (a few minutes the first time)...", flush=True)
         make_environment()
         learner_stamp.touch()
-    if "--dev" in argv and not is_current(dev, dev_stamp):
-        pip_install(dev)
-        dev_stamp.touch()
+    for option, (extra, stamp) in EXTRAS.items():
+        if option in argv and not is_current(extra, stamp):
+            pip_install(extra)
+            stamp.touch()
     return 0
 
 
