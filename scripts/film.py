@@ -111,8 +111,8 @@ def caption_lines(snap):
     if snap["episode"] == 0:
         return ["Episode 0: untrained", "the network's first weights, at random"]
     title = f"Episode {snap['episode']}" + (": solved" if snap["solved"] else "")
-    return [title, f"in training, mean of the last {snap['window']} episodes: {snap['mean']:.1f}; "
-                   f"this episode: {snap['points']:.1f}"]
+    episodes = "the first episode" if snap["window"] == 1 else f"the last {snap['window']} episodes"
+    return [title, f"in training, mean of {episodes}: {snap['mean']:.1f}; this episode: {snap['points']:.1f}"]
 
 
 def _font(size):

@@ -42,6 +42,8 @@ def test_captions_say_the_episode_and_the_training_points_then():
         "Episode 300", "in training, mean of the last 100 episodes: -45.2; this episode: 12.3"]
     assert film.caption_lines({"episode": 40, "solved": False, "mean": -150.0, "window": 40, "points": -99.0})[1] \
         == "in training, mean of the last 40 episodes: -150.0; this episode: -99.0"
+    assert film.caption_lines({"episode": 1, "solved": False, "mean": -164.0, "window": 1, "points": -164.0})[1] \
+        == "in training, mean of the first episode: -164.0; this episode: -164.0"
     assert film.caption_lines({"episode": 534, "solved": True, "mean": 200.4, "window": 100, "points": 251.0})[0] \
         == "Episode 534: solved"
 
