@@ -1,0 +1,201 @@
+"""--address: compare's runs and the class grader's sandboxes on a real Ray cluster of two nodes.
+
+The cluster (benchmarks/loopback_cluster.py) is made as Ray's own tests make one, `ray start --head`
+and a second `ray start --address`, each node with one CPU and its own folder, in a network
+namespace with only loopback: nothing leaves the machine. Marked `cluster` (make test-cluster):
+they need Ray (make cluster-env) and root. The tests without the marker need neither.
+"""
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import psutil
+import pytest
+from conftest import ROOT
+
+from scripts.cluster import INSTALL, differences, node_names
+from scripts.notebook_tools import answered_notebook, hint_answer, load_notebook, tagged_cells
+
+COMPARE = ("--variant", "GAMMA=0.99", "--seeds", "0", "1", "--episodes", "20", "--no-stop")
+NODES = ("node-1 (127.0.0.1)", "node-2 (127.0.0.1)")
+
+
+def run(command, **options):
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **options)
+
+
+# ----------------------------------------------------------------------------- without a cluster
+
+@pytest.mark.parametrize("command", [["-m", "scripts.compare", "--seeds", "0", "--episodes", "1"],
+                                     ["-m", "grading", "C3_W3_A1_Assignment.ipynb"]])
+def test_without_ray_address_says_in_one_line_what_to_install(tmp_path, command):
+    """Learners never install Ray: where it is missing, --address says how to get it, and does nothing."""
+    module, *arguments = command[1:]
+    program = (f"import runpy, sys; sys.modules['ray'] = None; sys.argv = [{module!r}] + sys.argv[1:]; "
+               f"runpy.run_module({module!r}, run_name='__main__')")
+    result = run([sys.executable, "-c", program, *arguments, "--address", "auto", "--out", str(tmp_path / "out")],
+                 timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].endswith(INSTALL)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def description(**changes):
+    here = {"root": "/r", "files": {"utils.py": "a", "scripts/compare.py": "b"}, "machine": "x86_64",
+            "packages": {"numpy": "2.4.6", "ray": "2.60.0"}, "python": "3.11"}
+    return {**here, **changes}
+
+
+def test_a_nodes_differences_are_said_in_plain_words():
+    here = description()
+    assert differences(here, description()) == []
+    there = description(files={"utils.py": "changed", "scripts/compare.py": "b", "extra.py": "c"},
+                        packages={"numpy": "2.4.5"}, python="3.12", bubblewrap=False)
+    assert differences(here, there) == [
+        "2 project files differ (extra.py, utils.py)", "numpy 2.4.5 (here 2.4.6)", "ray missing (here 2.60.0)",
+        "Python 3.12 (here 3.11)", "no working bubblewrap (bwrap), which the grader's sandbox needs"]
+
+
+def test_only_living_nodes_with_cpus_are_named():
+    nodes = [{"NodeID": "a", "Alive": True, "Resources": {"CPU": 4.0}, "NodeManagerAddress": "10.0.0.1",
+              "NodeName": "10.0.0.1"},
+             {"NodeID": "b", "Alive": True, "Resources": {"CPU": 1.0}, "NodeManagerAddress": "10.0.0.2",
+              "NodeName": "gpu-box"},
+             {"NodeID": "c", "Alive": True, "Resources": {"memory": 1.0}, "NodeManagerAddress": "10.0.0.3"},
+             {"NodeID": "d", "Alive": False, "Resources": {"CPU": 1.0}, "NodeManagerAddress": "10.0.0.4"}]
+    assert node_names(nodes) == {"a": "10.0.0.1", "b": "gpu-box (10.0.0.2)"}
+
+
+# ----------------------------------------------------------------------------- on a cluster
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two nodes of one CPU each; stopped at the end, whatever happened, with every process they started."""
+    from benchmarks.loopback_cluster import LoopbackCluster, available
+
+    reason = available()
+    if reason:  # these tests run only when asked for (make test-cluster): a skip would hide that they did not
+        pytest.fail(f"make test-cluster cannot run here: {reason}")
+    made = LoopbackCluster(tmp_path_factory.mktemp("ray"), nodes=2)
+    try:
+        yield made
+    finally:
+        started = [psutil.Process(process.pid) for process in made.nodes.values()]
+        started += [child for process in started for child in process.children(recursive=True)]
+        made.stop()
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == [], f"processes of the cluster outlived it: {alive}"
+
+
+def in_cluster(cluster, module, *arguments):
+    return cluster.command([sys.executable, "-m", module, *arguments, "--address", cluster.address])
+
+
+def tasks_per_node(output):
+    """{node: tasks} from the command's 'Tasks per node:' line."""
+    (line,) = [line for line in output.splitlines() if line.startswith("Tasks per node: ")]
+    return {NODES[0]: int(line.split(NODES[0] + " ")[1].split(",")[0]) if NODES[0] in line else 0,
+            NODES[1]: int(line.split(NODES[1] + " ")[1].split(",")[0]) if NODES[1] in line else 0}
+
+
+def tasks_under_way():
+    """Ray workers running a task of ours now (a worker names itself after the function it runs)."""
+    return [process for process in psutil.process_iter(["cmdline"])
+            if (process.info["cmdline"] or [""])[0].startswith("ray::run_and_say_where")]
+
+
+@pytest.mark.cluster
+def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "cluster"
+    process = subprocess.Popen(in_cluster(cluster, "scripts.compare", *COMPARE, "--out", str(remote)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.monotonic() + 600
+    while not list(remote.glob("*__seed*.json")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # Ctrl-C: the queued runs never start, the one under way is killed
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "the same command again does the rest" in stderr, stderr[-3000:]
+    kept = {path.name: path.stat().st_mtime_ns for path in remote.glob("*__seed*.json")}
+    assert 1 <= len(kept) < 4
+    deadline = time.monotonic() + 30
+    while tasks_under_way() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert tasks_under_way() == []
+
+    resumed = run(in_cluster(cluster, "scripts.compare", *COMPARE, "--out", str(remote)), timeout=1200)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"{len(kept)} of 4 runs already finished" in resumed.stdout
+    assert all(remote.joinpath(name).stat().st_mtime_ns == mtime for name, mtime in kept.items())
+    assert all(count > 0 for count in tasks_per_node(resumed.stdout).values()), resumed.stdout
+
+    here = run([sys.executable, "-m", "scripts.compare", *COMPARE, "--jobs", "2", "--out", str(local)], timeout=1200)
+    assert here.returncode == 0, here.stderr[-3000:]
+    names = sorted(path.name for path in local.glob("*__seed*.json"))
+    assert names == sorted(path.name for path in remote.glob("*__seed*.json")) and len(names) == 4
+    for name in names:
+        ours, theirs = (json.loads((folder / name).read_text()) for folder in (local, remote))
+        assert len(ours["points"]) == 20
+        assert (theirs["points"], theirs["solved_at"], theirs["settings"]) == (
+            ours["points"], ours["solved_at"], ours["settings"]), name
+
+
+def make_class(folder):
+    """Six notebooks: right, partly right, two cheats, one that never ends, and a file that is no notebook."""
+    notebook = load_notebook()
+    right = {exercise: hint_answer(notebook, exercise) for exercise in ("UNQ_C1", "UNQ_C2")}
+    blank = tagged_cells(notebook, "graded", "UNQ_C1")[0].source
+    classes = {
+        "partly_right": {"UNQ_C1": right["UNQ_C1"].replace("learning_rate=ALPHA", "learning_rate=0.01"),
+                         "UNQ_C2": right["UNQ_C2"].replace(" * (1 - done_vals)", "")},
+        "patches_public_tests": {"UNQ_C1": blank + "\nimport public_tests\npublic_tests.test_network = "
+                                 "lambda *a: print('All tests passed!')\n", "UNQ_C2": right["UNQ_C2"]},
+        "prints_a_pass_and_exits": {"UNQ_C1": "# UNQ_C1\nprint('All tests passed!')\nimport os\nos._exit(0)\n",
+                                    "UNQ_C2": "# UNQ_C2\nprint('All tests passed!')\nraise SystemExit(0)\n"},
+        "endless_loop": {"UNQ_C1": "# UNQ_C1\nwhile True:\n    pass\n", "UNQ_C2": right["UNQ_C2"]},
+    }
+    folder.mkdir()
+    nbformat.write(answered_notebook(notebook), str(folder / "right.ipynb"))
+    for name, cells in classes.items():
+        copy = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
+        for exercise, source in cells.items():
+            tagged_cells(copy, "graded", exercise)[0].source = source
+        nbformat.write(copy, str(folder / f"{name}.ipynb"))
+    (folder / "not_a_notebook.ipynb").write_bytes(b"\x00\x01 not JSON")
+
+
+@pytest.mark.cluster
+def test_a_class_graded_on_the_cluster_gets_the_same_grades(cluster, tmp_path):
+    make_class(tmp_path / "class")
+    limits = ("--timeout", "20")
+    remote = run(in_cluster(cluster, "grading", str(tmp_path / "class"), "--out", str(tmp_path / "cluster"), *limits),
+                 timeout=1200)
+    assert remote.returncode == 0, remote.stderr[-3000:]
+    assert all(count > 0 for count in tasks_per_node(remote.stdout).values()), remote.stdout
+    here = run([sys.executable, "-m", "grading", str(tmp_path / "class"), "--out", str(tmp_path / "local"),
+                "--jobs", "2", *limits], timeout=1200)
+    assert here.returncode == 0, here.stderr[-3000:]
+    grades = (tmp_path / "cluster" / "grades.csv").read_text()
+    assert grades == (tmp_path / "local" / "grades.csv").read_text()
+    rows = {row["submission"]: row for row in csv.DictReader(grades.splitlines())}
+    assert [rows[name]["score"] for name in ("right", "partly_right", "patches_public_tests",
+                                             "prints_a_pass_and_exits", "endless_loop", "not_a_notebook")] == [
+        "20", "13", "10", "0", "10", "0"]
+
+
+@pytest.mark.cluster
+def test_a_node_without_the_project_is_named_before_anything_runs(cluster, tmp_path):
+    cluster.add_node("node-3", hide_project=True)
+    try:
+        result = run(in_cluster(cluster, "scripts.compare", "--seeds", "0", "--episodes", "1", "--out",
+                                str(tmp_path / "out")), timeout=600)
+    finally:
+        cluster.stop_node("node-3")
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert "node node-3 (127.0.0.1): cannot run the project's code" in error and "No module named" in error, error
+    assert "node-1" not in error and "node-2" not in error
+    assert not list((tmp_path / "out").glob("*.json"))
