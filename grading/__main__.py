@@ -384,6 +384,17 @@ def parse_arguments(argv):
     return arguments
 
 
+def connect(address):
+    """The Ray cluster at address, its nodes checked for grading; None, once it has said why not."""
+    from scripts.cluster import Cluster, ClusterError  # only here: the Gradescope zip has no need of it
+
+    try:
+        return Cluster(address, grading=True, stream=sys.stderr)
+    except ClusterError as error:
+        print(f"python -m grading: {error}", file=sys.stderr)
+        return None
+
+
 def main(argv=None):
     arguments = parse_arguments(argv)
     limits = {"timeout": arguments.timeout, "memory_mib": arguments.memory}
@@ -403,19 +414,11 @@ def main(argv=None):
         return 2
     for submission in submissions:
         read_submission(submission)
-    started = time.monotonic()
-    if arguments.address:  # scripts.cluster, imported only here: the Gradescope zip has no need of it
-        from scripts.cluster import Cluster, ClusterError
-
-        try:
-            cluster = Cluster(arguments.address, grading=True, stream=sys.stderr)
-        except ClusterError as error:
-            print(f"python -m grading: {error}", file=sys.stderr)
-            return 2
-    else:
-        cluster = None
-    jobs = arguments.jobs or (cluster.cpus if cluster else os.cpu_count() or 1)
+    started, cluster = time.monotonic(), None
     try:
+        if arguments.address and (cluster := connect(arguments.address)) is None:
+            return 2
+        jobs = arguments.jobs or (cluster.cpus if cluster else os.cpu_count() or 1)
         rows = grade(submissions, arguments.out, jobs, limits, regrade=arguments.regrade, cluster=cluster)
     except KeyboardInterrupt:
         print(f"\nInterrupted: the submissions graded so far are in {arguments.out}.", file=sys.stderr)
