@@ -20,6 +20,9 @@ EPISODES=${COLAB_EPISODES:-5}
 # Inside the chroot, in the clone: make or restore both Pythons, run the notebook, then the tests.
 inside() {
   local started=$SECONDS wanted site extra
+  if ! command -v cc >/dev/null; then  # Colab has a C compiler; a test builds stand-in driver libraries
+    apt-get install -y -qq gcc libc6-dev >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc libc6-dev >/dev/null; }
+  fi
   wanted=$(cat scripts/platforms/colab_runtime.txt <(grep '^hypothesis==' requirements.txt) | sha256sum | cut -c1-16)
   if [ "$(cat "$COLAB/.made-from" 2>/dev/null)" != "$wanted" ]; then
     echo "Making Colab's Python in $COLAB (scripts/platforms/colab_runtime.txt, and hypothesis for the tests)..."
