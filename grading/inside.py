@@ -19,14 +19,14 @@ PROCESS_LIMIT = 64  # processes and threads in the sandbox (TensorFlow starts 5 
 CASE_FIELDS = ("states", "actions", "rewards", "next_states", "dones")
 
 
-def limit_resources(memory_mib, seconds, own_user_namespace):
+def limit_resources(memory_mib, seconds, own_user):
     """Hard limits the learner's code cannot raise again: memory, CPU time, file size, no core dump, and,
-    in a user namespace of its own (where the count starts from zero), processes."""
+    as a user of its own (a user namespace's, or a user ID nothing else runs as), processes."""
     import resource
 
     limits = {"RLIMIT_DATA": memory_mib * 2**20, "RLIMIT_CPU": int(seconds) + 5, "RLIMIT_FSIZE": FILE_SIZE_LIMIT,
               "RLIMIT_CORE": 0}
-    if own_user_namespace:  # elsewhere RLIMIT_NPROC counts every process of the user running the grader
+    if own_user:  # elsewhere RLIMIT_NPROC counts every process of the user running the grader
         limits["RLIMIT_NPROC"] = PROCESS_LIMIT
     for name, value in limits.items():
         try:
@@ -162,7 +162,7 @@ PROBES = {"UNQ_C1": probe_exercise_1, "UNQ_C2": probe_exercise_2}
 def main():
     report_fd = int(sys.argv[1])
     task = json.loads(sys.stdin.read())
-    limit_resources(task["memory_mib"], task["seconds"], task["own_user_namespace"])
+    limit_resources(task["memory_mib"], task["seconds"], task["own_user"])
     write, dumps, exit_now = os.write, json.dumps, os._exit  # held before the learner's code runs
     import tensorflow as tf
 

@@ -13,23 +13,23 @@ from scripts.notebook_tools import ROOT
 RECORD_KEYS = ("notebook_sha256", "grader_sha256", "limits")
 
 
-def grader_files():
-    """The grader's own files (relative paths): the grading package, the modules it runs, and the
+def grader_files(root=ROOT):
+    """The grader's own files (paths relative to root): the grading package, the modules it runs, and the
     notebook tools that read the set-up cells. The Gradescope zip holds these same files."""
-    package = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "grading").glob("*.py"))
+    package = sorted(path.relative_to(root).as_posix() for path in (root / "grading").glob("*.py"))
     return [*package, "utils.py", "public_tests.py", "scripts/__init__.py", "scripts/notebook_tools.py"]
 
 
-def grader_sha256(setup):
-    """A hash of everything that decides a grade but the notebook: the grader's files, its set-up
+def grader_sha256(setup, root=ROOT):
+    """A hash of everything that decides a grade but the notebook: the grader's files (in root), its set-up
     (cells and ALPHA), and the versions of NumPy, TensorFlow and Keras (imported by the judge already)."""
     import keras
     import numpy
     import tensorflow
 
     digest = hashlib.sha256()
-    for name in grader_files():
-        digest.update(f"{name}\0".encode() + (ROOT / name).read_bytes() + b"\0")
+    for name in grader_files(root):
+        digest.update(f"{name}\0".encode() + (root / name).read_bytes() + b"\0")
     versions = {"numpy": numpy.__version__, "tensorflow": tensorflow.__version__, "keras": keras.__version__}
     digest.update(json.dumps({"setup": setup, "versions": versions}, sort_keys=True).encode())
     return digest.hexdigest()

@@ -8,6 +8,9 @@ other files, nor the submissions or the results), and a small private, empty, wr
 working folder (where Python lies under /tmp, its folder is bound there too, read-only). Everywhere,
 it runs in a process of its own, in a new session, with hard limits on memory, CPU time, file size
 and processes (set by inside.py before the learner's code runs), and is killed at the time limit.
+Without bubblewrap (as in a container that refuses it user namespaces: Gradescope's, say), a grader
+running as root runs each learner's code as a user of its own (OWN_USERS), which can neither write
+the grader's files and results nor signal its processes, and kills whatever that user left running.
 What comes back is bytes: the report (read up to REPORT_LIMIT) and the output (its start and its end
 kept, OUTPUT_LIMIT in all). judge.py decides what they are worth.
 """
@@ -33,6 +36,7 @@ TMP_SIZE = 64 * 2**20  # bytes of the sandbox's private /tmp
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 BUBBLEWRAP_ISOLATION = "bubblewrap: no network, read-only file system, own process IDs, limits on time and memory"
+OWN_USERS = range(64000, 64100)  # user IDs for runs without bubblewrap under root, each free of accounts and processes
 PYTHON_FLAGS = (sys.executable, "-E", "-s", "-u", "-W", "ignore")  # no PYTHON* variables or user site; unbuffered
 ENVIRONMENT = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1",
@@ -132,14 +136,45 @@ class Sandbox:
         self.staging = Path(tempfile.mkdtemp(prefix="grader-inside-"))
         for path in FILES_INSIDE:
             shutil.copy(path, self.staging / path.name)
+        self.users_taken, self.users_lock = set(), threading.Lock()
+        self.own_users = self.bwrap is None and _is_root() and self._python_runs_as_own_user()
 
     @property
     def isolation(self):
         """One line saying what isolates the learner's code here."""
         if self.bwrap:
             return BUBBLEWRAP_ISOLATION
+        if self.own_users:
+            return ("bubblewrap not available: the learner's code runs in a separate process as a user of its own, "
+                    "which cannot write the grader's files or signal its processes, with limits on time, memory and "
+                    "processes, but with the network and what every user may read; it is still judged outside")
         return ("bubblewrap not available: the learner's code runs in a separate process with time and memory "
                 "limits, but with the network and the file system of this user; it is still judged outside")
+
+    def _python_runs_as_own_user(self):
+        """Whether this Python and its libraries run as a user of OWN_USERS (they may lie where only root reads)."""
+        self.staging.chmod(0o755)
+        for path in self.staging.iterdir():
+            path.chmod(0o644)
+        try:
+            uid = _free_user(set())
+            trial = subprocess.run([*PYTHON_FLAGS, "-c", "import numpy, psutil"], cwd="/", env=dict(ENVIRONMENT),
+                                   capture_output=True, timeout=120, **_as_user(uid))
+        except (OSError, subprocess.SubprocessError, RuntimeError):
+            return False
+        _kill_user(uid)
+        return trial.returncode == 0
+
+    def _take_user(self):
+        with self.users_lock:
+            uid = _free_user(self.users_taken)
+            self.users_taken.add(uid)
+            return uid
+
+    def _give_back_user(self, uid):
+        _kill_user(uid)
+        with self.users_lock:
+            self.users_taken.discard(uid)
 
     def close(self):
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -149,6 +184,8 @@ class Sandbox:
         self.stopped.set()
         for process in list(self.running):
             _kill(process)
+        for uid in list(self.users_taken):
+            _kill_user(uid)
 
     def _command(self, report_fd, workdir):
         if self.bwrap:
@@ -160,9 +197,12 @@ class Sandbox:
         using at most memory_mib MiB; return a Run."""
         import json
 
-        task = dict(task, own_user_namespace=bool(self.bwrap))
+        uid = self._take_user() if self.own_users else None
+        task = dict(task, own_user=bool(self.bwrap) or uid is not None)
         read_end, write_end = os.pipe()
         workdir = tempfile.mkdtemp(prefix="grader-work-")
+        if uid is not None:
+            os.chown(workdir, uid, uid)
         command, cwd = self._command(write_end, workdir)
         environment = dict(ENVIRONMENT, HOME=workdir) if cwd else None
         if environment is not None and sys.platform == "win32":
@@ -171,7 +211,8 @@ class Sandbox:
         try:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, pass_fds=(write_end,), cwd=cwd,
-                                       env=environment if cwd else {}, start_new_session=True)
+                                       env=environment if cwd else {}, start_new_session=True,
+                                       **(_as_user(uid) if uid is not None else {}))
         finally:
             os.close(write_end)
         self.running.add(process)
@@ -187,6 +228,8 @@ class Sandbox:
             pass
         timed_out, memory_exceeded = _watch(process, started + timeout, memory_mib * 2**20)
         _kill(process)
+        if uid is not None:  # and what its user left running, out of its process group too
+            self._give_back_user(uid)
         self.running.discard(process)
         reader.join(timeout=5)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -234,6 +277,48 @@ class ClusterSandbox:
 
     def close(self):
         pass
+
+
+def _is_root():
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _free_user(taken):
+    """A user ID of OWN_USERS that no account has, no process runs as, and taken does not hold."""
+    import pwd
+
+    busy = set(taken)
+    for process in psutil.process_iter(["uids"]):
+        if process.info["uids"]:
+            busy.update(process.info["uids"])
+    for uid in OWN_USERS:
+        if uid not in busy:
+            try:
+                pwd.getpwuid(uid)
+            except KeyError:
+                return uid
+    raise RuntimeError(f"no free user ID in {OWN_USERS.start}-{OWN_USERS.stop - 1} to run learners' code as")
+
+
+def _as_user(uid):
+    """Popen's arguments that start a process as uid alone, in no group of the grader's."""
+    return {"user": uid, "group": uid, "extra_groups": []}
+
+
+def _kill_user(uid):
+    """Kill every process running as uid (a run's own user): a daemon it left, out of its session, too."""
+    for _ in range(100):
+        left = [process for process in psutil.process_iter(["uids", "status"])
+                if process.info["uids"] and uid in process.info["uids"]
+                and process.info["status"] != psutil.STATUS_ZOMBIE]
+        if not left:
+            return
+        for process in left:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        time.sleep(0.05)
 
 
 def _resident_bytes(process):

@@ -10,7 +10,9 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -77,10 +79,9 @@ def test_the_same_grader_makes_the_same_zip(autograder_zip, tmp_path):
         gradescope.write_zip(tmp_path / "x.zip", grader_setup(), LIMITS, "tomorrow")
 
 
-def test_the_grader_in_the_zip_has_the_class_graders_hash(autograder, monkeypatch):
-    here = records.grader_sha256(grader_setup())
-    monkeypatch.setattr(records, "ROOT", autograder / "source")
-    assert records.grader_sha256(grader_setup()) == here
+def test_the_grader_in_the_zip_has_the_class_graders_hash(autograder):
+    config = json.loads((autograder / "source" / gradescope.CONFIG).read_text())
+    assert records.grader_sha256(config["setup"], root=autograder / "source") == records.grader_sha256(grader_setup())
 
 
 @pytest.mark.parametrize("cpus, memory_mib, jobs, sandbox_mib", [
@@ -153,3 +154,77 @@ def test_setup_sh_picks_a_supported_python_from_path(tmp_path):
     result = subprocess.run([bash, "-c", finder + "find_python"], capture_output=True, text=True,
                             env={"PATH": str(tmp_path)})
     assert result.returncode == 1 and result.stdout == ""  # 3.10 and 3.14 only: setup.sh installs python3.11
+
+
+# ----------------------------------------------------------------------------- without bubblewrap, as root
+
+def hostile_cell(canary, pids):
+    """Exercise 1's right answer, then: write into the grader's folder, kill the grader, and leave a daemon
+    (out of its session) that would rewrite results later; the daemon's process ID goes to pids."""
+    from test_class_grader import RIGHT
+
+    return RIGHT["UNQ_C1"] + f"""
+import os, signal, time
+try:
+    open({str(canary)!r}, "w").write("forged")
+    print("WROTE THE GRADER'S FOLDER")
+except OSError as error:
+    print("could not write:", error)
+try:
+    os.kill(os.getppid(), signal.SIGKILL)
+except OSError as error:
+    print("could not kill the grader:", error)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open({str(pids)!r}, "w").write(str(os.getpid()))
+        while True:
+            try:
+                open({str(canary)!r}, "w").write("forged later")
+            except OSError:
+                pass
+            time.sleep(0.1)
+    os._exit(0)
+time.sleep(1)
+"""
+
+
+@pytest.fixture
+def open_folder():
+    """A folder that every user may look into, as /autograder, and only root may write."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="needs Linux and root")
+def test_without_bubblewrap_a_root_grader_runs_each_learner_as_a_user_of_its_own(open_folder):
+    """As in Gradescope's container, where bubblewrap may be refused: the learner's code can neither write
+    the grader's files, nor kill the grader, nor leave a process behind."""
+    import nbformat
+    import psutil
+    from test_class_grader import RIGHT, notebook_with
+
+    tmp_path = open_folder
+    grader_folder, shared = tmp_path / "grades", tmp_path / "shared"
+    grader_folder.mkdir(mode=0o755)
+    shared.mkdir()
+    shared.chmod(0o777)  # where the daemon can say who it is
+    canary, pids = grader_folder / "forged.txt", shared / "daemon.pid"
+    nbformat.write(notebook_with({"UNQ_C1": hostile_cell(canary, pids), "UNQ_C2": RIGHT["UNQ_C2"]}),
+                   str(tmp_path / "hostile.ipynb"))
+    # A grader whose bubblewrap is refused, as a container may refuse it user namespaces.
+    script = ("import sys; from grading import sandbox; sandbox.bubblewrap = lambda: None; "
+              "from grading.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "hostile.ipynb"), "--out",
+                             str(grader_folder)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "as a user of its own" in result.stderr
+    results = json.loads((grader_folder / "hostile.json").read_text())
+    assert results["score"] == 20 and "could not write" in results["output"]
+    assert "could not kill the grader" in results["output"]
+    daemon = int(pids.read_text())
+    assert not psutil.pid_exists(daemon) or psutil.Process(daemon).status() == psutil.STATUS_ZOMBIE
+    assert not canary.exists()

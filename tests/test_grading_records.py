@@ -101,7 +101,7 @@ def test_results_are_kept_only_when_made_from_the_same_notebook_grader_and_limit
     assert records.kept_results(tmp_path / "missing.json", made_from) is None
 
 
-def test_the_grader_hash_follows_its_files_and_its_set_up(tmp_path, monkeypatch):
+def test_the_grader_hash_follows_its_files_and_its_set_up(tmp_path):
     setup = grader_setup()
     base = records.grader_sha256(setup)
     assert records.grader_sha256(copy.deepcopy(setup)) == base
@@ -114,11 +114,10 @@ def test_the_grader_hash_follows_its_files_and_its_set_up(tmp_path, monkeypatch)
     for name in files:
         (copy_root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, copy_root / name)
-    monkeypatch.setattr(records, "ROOT", copy_root)
-    assert records.grader_sha256(setup) == base
+    assert records.grader_sha256(setup, root=copy_root) == base
     with open(copy_root / "grading" / "judge.py", "a") as judge:
         judge.write("\n# another version of the judge\n")
-    assert records.grader_sha256(setup) != base
+    assert records.grader_sha256(setup, root=copy_root) != base
 
 
 def wait_for(condition, seconds=600):
