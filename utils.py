@@ -898,8 +898,10 @@ def create_video(filename, env, q_network, fps=30, seed=None, on_frame=None, sho
         return _greedy_episode(env, policy_network, seed, MAX_EPISODE_STEPS, write_annotated_frame)
 
 
-# The panel's look: dark, so that it stands apart from the white ground above it.
-PANEL_HEIGHT = 160
+# The panel's look: dark, so that it stands apart from the white ground above it. Its bottom band
+# holds only a legend: a browser's player controls cover about that much of a paused video.
+PANEL_HEIGHT = 208
+PANEL_ROWS = (50, 24)  # the first bar's row starts 50 pixels down the panel; each row is 24 high
 PANEL_COLOURS = {"background": (30, 30, 40), "text": (225, 225, 225), "dim": (140, 140, 150),
                  "bar": (110, 110, 125), "chosen": (255, 160, 40), "axis": (90, 90, 100)}
 
@@ -989,9 +991,16 @@ class QValuePanel:
 
         def x_of(value):
             return left + (value - low) / (high - low) * (right - left)
+        axis = PANEL_ROWS[0] - 6  # the scale, above the bars
+        pen.line([(left, axis), (right, axis)], fill=PANEL_COLOURS["axis"])
+        for value in {low, high, min(max(0.0, low), high)}:
+            label = f"{value:g}"
+            x = x_of(value)
+            pen.line([(x, axis - 3), (x, axis + 3)], fill=PANEL_COLOURS["axis"])
+            _write(panel, (round(x - _text_width(label, 12) / 2), axis - 17), label, 12, PANEL_COLOURS["dim"])
         base = x_of(min(max(0.0, low), high))  # bars grow from 0, or from the scale's end nearest to 0
         for number, (label, value) in enumerate(zip(ACTION_LABELS, q_values, strict=True)):
-            top = 34 + 24 * number
+            top = PANEL_ROWS[0] + PANEL_ROWS[1] * number
             chosen = number == action
             colour = PANEL_COLOURS["chosen"] if chosen else PANEL_COLOURS["text"]
             if chosen:
@@ -1001,11 +1010,6 @@ class QValuePanel:
             pen.rectangle([min(base, end), top + 3, max(base, end), top + 17],
                           fill=PANEL_COLOURS["chosen"] if chosen else PANEL_COLOURS["bar"])
             _write(panel, (right + 8, top + 2), f"{value:.1f}", 15, colour)
-        axis = 34 + 24 * NUM_ACTIONS + 4
-        pen.line([(left, axis), (right, axis)], fill=PANEL_COLOURS["axis"])
-        for value in {low, high, min(max(0.0, low), high)}:
-            label = f"{value:g}"
-            x = x_of(value)
-            pen.line([(x, axis - 3), (x, axis + 3)], fill=PANEL_COLOURS["axis"])
-            _write(panel, (round(x - _text_width(label, 12) / 2), axis + 5), label, 12, PANEL_COLOURS["dim"])
+        legend = "orange: the action taken. One scale for the whole video: it only widens."
+        _write(panel, (22, PANEL_ROWS[0] + PANEL_ROWS[1] * NUM_ACTIONS + 6), legend, 12, PANEL_COLOURS["dim"])
         return np.concatenate((scene, np.asarray(panel)))

@@ -300,7 +300,8 @@ def test_q_value_scale_is_steady_and_only_widens():
 def bar_lengths(frame, height=400):
     """Pixels of bar in each of the panel's four rows: any colour but the background, between the labels
     and the numbers."""
-    rows = [frame[height + 34 + 24 * number + 10, 130:520] for number in range(4)]
+    first, step = utils.PANEL_ROWS
+    rows = [frame[height + first + step * number + 10, 130:520] for number in range(4)]
     background = np.array(utils.PANEL_COLOURS["background"])
     return [int((np.abs(row.astype(int) - background).sum(axis=1) > 30).sum()) for row in rows]
 
@@ -309,8 +310,13 @@ def chosen_rows(frame, height=400):
     """The rows of the panel where the chosen action's colour shows."""
     chosen = np.array(utils.PANEL_COLOURS["chosen"])
     return [number for number in range(4)
-            if (np.abs(frame[height + 34 + 24 * number:height + 58 + 24 * number].astype(int) - chosen).sum(axis=2)
-                < 30).sum() > 50]
+            if (np.abs(row_of(frame, height, number).astype(int) - chosen).sum(axis=2) < 30).sum() > 50]
+
+
+def row_of(frame, height, number):
+    """The pixels of the panel's row of action number."""
+    first, step = utils.PANEL_ROWS
+    return frame[height + first + step * number:height + first + step * (number + 1)]
 
 
 def test_q_value_panel_shows_the_values_and_marks_the_action():
@@ -339,7 +345,8 @@ def test_create_video_with_q_values_streams_an_annotated_mp4(tmp_path, env):
     assert len(kept) == plain["steps"] + 1 and kept[0].shape == (400 + utils.PANEL_HEIGHT, 600, 3)
     reader = imageio.get_reader(str(tmp_path / "annotated.mp4"))
     meta = reader.get_meta_data()
-    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["size"] == (600, 560)
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    assert meta["size"] == (600, 400 + utils.PANEL_HEIGHT)
     frames = [frame for frame in reader]
     assert len(frames) == plain["steps"] + 1
     plain_frames = imageio.get_reader(str(tmp_path / "plain.mp4"))
