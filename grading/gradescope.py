@@ -197,7 +197,7 @@ def main(argv=None):
         traceback.print_exc(file=sys.stdout)
         results = failure("The autograder could not grade this submission. This is not your mistake: please tell "
                           "your teacher, who can see why in the autograder's output.", "error")
-    results.setdefault("execution_time", round(time.monotonic() - started, 1))
+    results["execution_time"] = round(time.monotonic() - started, 1)  # Gradescope's: the whole run's seconds
     results_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = results_path.with_name(f".{results_path.name}.tmp")
     temporary.write_text(json.dumps(results, indent=1), encoding="utf-8")

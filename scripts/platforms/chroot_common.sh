@@ -1,5 +1,6 @@
-# Shared by trixie.sh and arm64.sh (sourced, with ROOT set): a clean clone of this
-# repository's committed HEAD, tested in a Debian chroot that reaches the registry as this machine does.
+# Shared by the chroot proofs here (sourced, with ROOT set): a clean clone of this repository's
+# committed HEAD, or Gradescope's layout, tested in a Debian chroot that reaches the registry as this
+# machine does.
 # Whatever is mounted or changed is put back on exit, in reverse order (mounted, then undo).
 
 # A line the chroot prints first: the machine, the Python and the system the tests run on.
@@ -19,15 +20,16 @@ install_packages() {
 
 # bootstrap DIR RELEASE [DEBOOTSTRAP OPTIONS...]: a minimal Debian RELEASE in DIR, made once and kept.
 # It is made in DIR.partial and renamed when debootstrap has finished, so a run that was stopped
-# halfway leaves no half-made system for the next run to take as ready.
+# halfway leaves no half-made system for the next run to take as ready (DIR/.made marks a finished one).
 bootstrap() {
   local dir=$1 release=$2 started=$SECONDS
   shift 2
-  if [ -x "$dir/usr/bin/python3" ] && [ -x "$dir/usr/bin/make" ]; then return; fi
+  if [ -e "$dir/.made" ] || { [ -x "$dir/usr/bin/python3" ] && [ -x "$dir/usr/bin/make" ]; }; then return; fi
   echo "Making a Debian $release system in $dir (debootstrap)..."
   rm -rf "$dir.partial"
   debootstrap --variant=minbase "$@" "$release" "$dir.partial" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
     >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; exit 1; }
+  touch "$dir.partial/.made"
   rm -rf "$dir"
   mv "$dir.partial" "$dir"
   echo "debootstrap took $((SECONDS - started)) s"
@@ -35,6 +37,13 @@ bootstrap() {
 
 # prepare_chroot DIR: the registry's settings and certificates, /proc /sys /dev, a fresh clone in /root/project.
 prepare_chroot() {
+  connect_chroot "$1"
+  rm -rf "$1/root/project"
+  git clone --quiet "$ROOT" "$1/root/project"
+}
+
+# connect_chroot DIR: the registry's settings and certificates, DNS, and /proc /sys /dev mounted.
+connect_chroot() {
   local dir=$1 config fs
   for config in /etc/pip.conf /root/.config/pip/pip.conf /root/.pip/pip.conf; do
     if [ -f "$config" ]; then mkdir -p "$dir$(dirname "$config")"; cp "$config" "$dir$config"; fi
@@ -44,16 +53,15 @@ prepare_chroot() {
   for fs in proc sys dev dev/pts; do
     mount --bind "/$fs" "$dir/$fs" && mounted+=("$dir/$fs")
   done
-  rm -rf "$dir/root/project"
-  git clone --quiet "$ROOT" "$dir/root/project"
 }
 
-# run_in_chroot DIR COMMAND: COMMAND (bash) in the clone, with a clean environment and the proxy settings.
+# run_in_chroot DIR COMMAND [FOLDER]: COMMAND (bash) in FOLDER (the clone, /root/project, by default),
+# with a clean environment and the proxy settings.
 run_in_chroot() {
-  local dir=$1 command=$2 name
+  local dir=$1 command=$2 folder=${3:-/root/project} name
   local keep=(HOME=/root LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true)
   for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL PIP_EXTRA_INDEX_URL; do
     if [ -n "${!name:-}" ]; then keep+=("$name=${!name}"); fi
   done
-  chroot "$dir" /usr/bin/env -i "${keep[@]}" bash -c "cd /root/project && $command"
+  chroot "$dir" /usr/bin/env -i "${keep[@]}" bash -c "cd $folder && $command"
 }
