@@ -8,7 +8,7 @@ READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 CLUSTER_READY := $(VENV)/.cluster-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 gradescope test-gradescope cluster-env test-cluster lint demo film play benchmark benchmark-grading clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 gradescope test-gradescope cluster-env test-cluster lint demo film play benchmark benchmark-grading benchmark-cluster clean
 
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
 	$(PY) -m scripts.run_notebook
@@ -81,6 +81,9 @@ benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
 
 benchmark-grading: $(READY)  ## Grading speed: 40 submissions, against executing whole notebooks
 	$(PY) -m benchmarks.grading_speed
+
+benchmark-cluster: $(CLUSTER_READY)  ## Through Ray: a 2-node cluster on loopback against the local pool, same compare and class (root)
+	$(PY) -m benchmarks.cluster_speed
 
 # The virtual environment, made again whenever requirements.txt changes (scripts/setup_env.py,
 # which README's Windows commands call too). It stops with one line on an unsupported machine.

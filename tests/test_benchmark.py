@@ -44,3 +44,17 @@ def test_video_panel_benchmark_tiny_mode_prints_its_figures():
     assert figures["rounds"] == 1 and figures["frames"] > 100  # make demo's landing, one frame per step and the start
     for key in ("plain_ms_per_frame", "annotated_ms_per_frame", "panel_ms_per_frame", "annotated_over_plain"):
         assert figures[key] > 0  # timings: their sizes are for the reader, not for a test on a shared machine
+
+
+@pytest.mark.cluster
+def test_cluster_benchmark_tiny_mode_gives_the_same_results_and_prints_its_figures():
+    """make test-cluster: a two-node Ray cluster of its own (Ray and root), a compare and a class through it and here."""
+    result = subprocess.run([sys.executable, "-m", "benchmarks.cluster_speed", "--episodes", "2", "--submissions", "2"],
+                            capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["same_points"] is True and figures["same_grades"] is True
+    assert "node-1" in figures["compare_tasks_per_node"] and "node-2" in figures["compare_tasks_per_node"]
+    assert figures["sweep_hours"]["1x2"] > figures["sweep_hours"]["10x8"] > 0
+    for key in ("cluster_start_s", "compare_cluster_s", "compare_local_s", "grading_cluster_s", "grading_local_s"):
+        assert figures[key] > 0
