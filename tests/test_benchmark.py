@@ -48,7 +48,7 @@ def test_video_panel_benchmark_tiny_mode_prints_its_figures():
 
 @pytest.mark.cluster
 def test_cluster_benchmark_tiny_mode_gives_the_same_results_and_prints_its_figures():
-    """make test-cluster: a two-node Ray cluster of its own (Ray and root), a compare and a class through it and here."""
+    """make test-cluster: a two-node Ray cluster of its own (Ray, root), a compare and a class through it and here."""
     result = subprocess.run([sys.executable, "-m", "benchmarks.cluster_speed", "--episodes", "2", "--submissions", "2"],
                             capture_output=True, text=True, timeout=1200, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
