@@ -91,8 +91,8 @@ def cluster(tmp_path_factory):
         assert alive == [], f"processes of the cluster outlived it: {alive}"
 
 
-def in_cluster(cluster, module, *arguments):
-    return cluster.command([sys.executable, "-m", module, *arguments, "--address", cluster.address])
+def in_cluster(cluster, module, *arguments, address=None):
+    return cluster.command([sys.executable, "-m", module, *arguments, "--address", address or cluster.address])
 
 
 def tasks_per_node(output):
@@ -168,15 +168,31 @@ def make_class(folder):
 
 
 @pytest.mark.cluster
-def test_a_class_graded_on_the_cluster_gets_the_same_grades(cluster, tmp_path):
+def test_a_class_graded_on_the_cluster_resumes_and_gets_the_same_grades(cluster, tmp_path):
     make_class(tmp_path / "class")
-    limits = ("--timeout", "20")
-    remote = run(in_cluster(cluster, "grading", str(tmp_path / "class"), "--out", str(tmp_path / "cluster"), *limits),
-                 timeout=1200)
+    grade = ("grading", str(tmp_path / "class"), "--out", str(tmp_path / "cluster"), "--timeout", "20")
+    process = subprocess.Popen(in_cluster(cluster, *grade), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+    deadline = time.monotonic() + 600
+    while (not [path for path in (tmp_path / "cluster").glob("*.json") if path.stem != "not_a_notebook"]
+           and process.poll() is None and time.monotonic() < deadline):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "graded so far" in stderr, stderr[-3000:]
+    deadline = time.monotonic() + 30
+    while tasks_under_way() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert tasks_under_way() == []
+    graded = len(list((tmp_path / "cluster").glob("*.json")))
+    assert 2 <= graded < 6
+
+    remote = run(in_cluster(cluster, *grade), timeout=1200)
     assert remote.returncode == 0, remote.stderr[-3000:]
+    assert f"{graded} of 6 submissions are unchanged" in remote.stderr
     assert all(count > 0 for count in tasks_per_node(remote.stdout).values()), remote.stdout
-    here = run([sys.executable, "-m", "grading", str(tmp_path / "class"), "--out", str(tmp_path / "local"),
-                "--jobs", "2", *limits], timeout=1200)
+    here = run([sys.executable, "-m", *grade[:3], str(tmp_path / "local"), "--timeout", "20", "--jobs", "2"],
+               timeout=1200)
     assert here.returncode == 0, here.stderr[-3000:]
     grades = (tmp_path / "cluster" / "grades.csv").read_text()
     assert grades == (tmp_path / "local" / "grades.csv").read_text()
@@ -188,10 +204,11 @@ def test_a_class_graded_on_the_cluster_gets_the_same_grades(cluster, tmp_path):
 
 @pytest.mark.cluster
 def test_a_node_without_the_project_is_named_before_anything_runs(cluster, tmp_path):
+    """Through Ray Client (ray://) this time, as from a machine outside the cluster's network."""
     cluster.add_node("node-3", hide_project=True)
     try:
         result = run(in_cluster(cluster, "scripts.compare", "--seeds", "0", "--episodes", "1", "--out",
-                                str(tmp_path / "out")), timeout=600)
+                                str(tmp_path / "out"), address="ray://127.0.0.1:10001"), timeout=600)
     finally:
         cluster.stop_node("node-3")
     assert result.returncode == 2
