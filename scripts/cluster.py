@@ -176,8 +176,7 @@ class Cluster:
             except self.ray.exceptions.GetTimeoutError:
                 found = [f"no answer within {CHECK_SECONDS} s"]
             except self.ray.exceptions.RayError as error:
-                found = [f"cannot run the project's code ({_first_line_of_cause(error)}): it needs the repository "
-                         f"at {ROOT}"]
+                found = [f"cannot run the project's code ({_first_line_of_cause(error)})"]
             problems += [f"node {self.names[node]}: {'; '.join(found)}"] if found else []
         if problems:
             raise ClusterError("not every node can give the results this machine would: " + ". ".join(problems)
