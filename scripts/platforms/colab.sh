@@ -21,7 +21,8 @@ EPISODES=${COLAB_EPISODES:-5}
 inside() {
   local started=$SECONDS wanted site extra
   if ! command -v cc >/dev/null; then  # Colab has a C compiler; a test builds stand-in driver libraries
-    apt-get install -y -qq gcc libc6-dev >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc libc6-dev >/dev/null; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
   fi
   wanted=$(cat scripts/platforms/colab_runtime.txt <(grep '^hypothesis==' requirements.txt) | sha256sum | cut -c1-16)
   if [ "$(cat "$COLAB/.made-from" 2>/dev/null)" != "$wanted" ]; then
