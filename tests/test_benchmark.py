@@ -58,3 +58,12 @@ def test_cluster_benchmark_tiny_mode_gives_the_same_results_and_prints_its_figur
     assert figures["sweep_hours"]["1x2"] > figures["sweep_hours"]["10x8"] > 0
     for key in ("cluster_start_s", "compare_cluster_s", "compare_local_s", "grading_cluster_s", "grading_local_s"):
         assert figures[key] > 0
+
+
+def test_regrading_benchmark_tiny_mode_grades_nothing_twice():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.regrading", "--submissions", "2", "--jobs", "2"],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [figures[run]["graded"] for run in ("first", "unchanged", "one_changed")] == [2, 0, 1]
+    assert figures["mended_regraded_right"] is True
