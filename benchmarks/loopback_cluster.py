@@ -139,6 +139,7 @@ class LoopbackCluster:
             self.stop_node(name)
         self.network.kill()
         self.network.wait()
+        self.network.stdout.close()
 
     def __enter__(self):
         return self

@@ -7,6 +7,7 @@ they need Ray (make cluster-env) and root. The tests without the marker need nei
 """
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -96,10 +97,10 @@ def in_cluster(cluster, module, *arguments, address=None):
 
 
 def tasks_per_node(output):
-    """{node: tasks} from the command's 'Tasks per node:' line."""
+    """{node: tasks} from the command's 'Tasks per node:' line, for each of the two nodes."""
     (line,) = [line for line in output.splitlines() if line.startswith("Tasks per node: ")]
-    return {NODES[0]: int(line.split(NODES[0] + " ")[1].split(",")[0]) if NODES[0] in line else 0,
-            NODES[1]: int(line.split(NODES[1] + " ")[1].split(",")[0]) if NODES[1] in line else 0}
+    found = {name: int(count) for name, count in re.findall(r"(node-\d \(127\.0\.0\.1\)) (\d+)", line)}
+    return {name: found.get(name, 0) for name in NODES}
 
 
 def tasks_under_way():
