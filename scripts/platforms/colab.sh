@@ -16,6 +16,7 @@ COLAB_DIR=${COLAB_DIR:-/var/tmp/dqn-lunar-lander-colab}
 COLAB=/opt/colab  # Colab's Python, inside the chroot
 PINS=/opt/pins    # the pinned requirements' Python, inside the chroot
 EPISODES=${COLAB_EPISODES:-5}
+COLAB_TESTS=${COLAB_TESTS:-tests}  # the tests to run there (pytest arguments); all by default
 
 # Inside the chroot, in the clone: make or restore both Pythons, run the notebook, then the tests.
 inside() {
@@ -58,7 +59,7 @@ print(f"tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__v
   cp -r utils.py public_tests.py models images /root/learner/
   "$COLAB/bin/python" -m scripts.platforms.colab_notebook /root/learner build/colab --episodes "$EPISODES"
   echo "The notebook ran in $((SECONDS - started)) s so far; now the tests, in Colab's Python."
-  OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest tests -p no:cacheprovider
+  OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest $COLAB_TESTS -p no:cacheprovider
   echo "Colab-like runtime: notebook and tests passed in $((SECONDS - started)) s."
 }
 
@@ -77,5 +78,5 @@ command -v debootstrap >/dev/null || install_packages debootstrap
 started=$SECONDS
 bootstrap "$COLAB_DIR" trixie --include=python3,python3-venv,make,git,ca-certificates
 prepare_chroot "$COLAB_DIR"
-run_in_chroot "$COLAB_DIR" "$WHERE && COLAB_EPISODES=$EPISODES bash scripts/platforms/colab.sh --inside"
+run_in_chroot "$COLAB_DIR" "$WHERE && COLAB_EPISODES=$EPISODES COLAB_TESTS='$COLAB_TESTS' bash scripts/platforms/colab.sh --inside"
 echo "Colab-like runtime (Python 3.13, Debian trixie): $((SECONDS - started)) s in all."
