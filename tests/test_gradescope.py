@@ -85,7 +85,7 @@ def test_the_grader_in_the_zip_has_the_class_graders_hash(autograder):
 
 
 @pytest.mark.parametrize("cpus, memory_mib, jobs, sandbox_mib", [
-    (2.0, 3072, 2, 1024), (4.0, 6144, 2, 2048), (1.0, 3072, 1, 2048), (0.5, 2048, 1, 1024), (2.0, 2560, 1, 1536)])
+    (2.0, 2861, 2, 980), (4.0, 6144, 2, 2048), (1.0, 3072, 1, 2048), (0.5, 2048, 1, 1148), (2.0, 2600, 1, 1700)])
 def test_the_grader_fits_its_jobs_and_memory_to_the_container(cpus, memory_mib, jobs, sandbox_mib):
     assert gradescope.fit(LIMITS, cpus, memory_mib) == (jobs, dict(LIMITS, memory_mib=sandbox_mib))
 
