@@ -130,6 +130,7 @@ def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_pat
     resumed = run(in_cluster(cluster, "scripts.compare", *COMPARE, "--out", str(remote)), timeout=1200)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"{len(kept)} of 4 runs already finished" in resumed.stdout
+    assert "[4/4] " in resumed.stderr  # the progress line of each finished run, counted as locally
     assert all(remote.joinpath(name).stat().st_mtime_ns == mtime for name, mtime in kept.items())
     assert all(count > 0 for count in tasks_per_node(resumed.stdout).values()), resumed.stdout
 
@@ -191,6 +192,7 @@ def test_a_class_graded_on_the_cluster_resumes_and_gets_the_same_grades(cluster,
     remote = run(in_cluster(cluster, *grade), timeout=1200)
     assert remote.returncode == 0, remote.stderr[-3000:]
     assert f"{graded} of 6 submissions are unchanged" in remote.stderr
+    assert f"[{6 - graded}/{6 - graded}] " in remote.stderr  # a progress line per submission graded now
     assert all(count > 0 for count in tasks_per_node(remote.stdout).values()), remote.stdout
     here = run([sys.executable, "-m", *grade[:3], str(tmp_path / "local"), "--timeout", "20", "--jobs", "2"],
                timeout=1200)
