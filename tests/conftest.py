@@ -4,6 +4,7 @@ pyproject.toml puts the repository root on the path: utils, public_tests and scr
 """
 import importlib
 import os
+import signal
 import sys
 import warnings
 from collections import namedtuple
@@ -21,6 +22,15 @@ LEARNER_ENV = {name: value for name, value in os.environ.items() if not name.sta
 
 # subprocess can send SIGINT (Ctrl-C) to a child everywhere but on Windows, where it sends only SIGTERM.
 sends_ctrl_c = pytest.mark.skipif(sys.platform == "win32", reason="subprocess cannot send Ctrl-C on Windows")
+
+
+def takes_ctrl_c():
+    """Popen's preexec_fn: the child takes Ctrl-C as a terminal's foreground program does.
+
+    Where pytest itself runs with SIGINT ignored (a background job of a script: `make test &`),
+    its children inherit that, and Python then never turns Ctrl-C into KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

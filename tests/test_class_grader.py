@@ -17,7 +17,7 @@ import time
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, takes_ctrl_c
 from test_grader_catalogue import CATALOGUE
 
 from grading.sandbox import bubblewrap
@@ -361,7 +361,8 @@ def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
     for number in range(6):
         nbformat.write(answered_notebook(NOTEBOOK), str(folder / f"learner{number}.ipynb"))
     process = subprocess.Popen([sys.executable, "-m", "grading", str(folder), "--out", str(out), "--jobs", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 300
     while not list(out.glob("learner*.json")) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -16,7 +16,7 @@ import time
 import nbformat
 import psutil
 import pytest
-from conftest import ROOT
+from conftest import ROOT, takes_ctrl_c
 
 from scripts.cluster import INSTALL, differences, node_names
 from scripts.notebook_tools import answered_notebook, hint_answer, load_notebook, tagged_cells
@@ -113,7 +113,8 @@ def tasks_under_way():
 def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "cluster"
     process = subprocess.Popen(in_cluster(cluster, "scripts.compare", *COMPARE, "--out", str(remote)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 600
     while not list(remote.glob("*__seed*.json")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -174,7 +175,7 @@ def test_a_class_graded_on_the_cluster_resumes_and_gets_the_same_grades(cluster,
     make_class(tmp_path / "class")
     grade = ("grading", str(tmp_path / "class"), "--out", str(tmp_path / "cluster"), "--timeout", "20")
     process = subprocess.Popen(in_cluster(cluster, *grade), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=ROOT)
+                               text=True, cwd=ROOT, preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 600
     while (not [path for path in (tmp_path / "cluster").glob("*.json") if path.stem != "not_a_notebook"]
            and process.poll() is None and time.monotonic() < deadline):

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, sends_ctrl_c
+from conftest import ROOT, sends_ctrl_c, takes_ctrl_c
 
 import utils
 from scripts.compare import BadVariant, baseline_settings, parse_variant
@@ -89,7 +89,8 @@ def test_the_command_refuses_a_bad_variant_before_training(tmp_path):
 
 def compare(out, *arguments):
     return subprocess.Popen([sys.executable, "-m", "scripts.compare", "--out", str(out), *arguments],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=takes_ctrl_c)
 
 
 @sends_ctrl_c

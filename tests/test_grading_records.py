@@ -14,7 +14,7 @@ import time
 
 import nbformat
 import pytest
-from conftest import ROOT, sends_ctrl_c
+from conftest import ROOT, sends_ctrl_c, takes_ctrl_c
 from test_class_grader import NOTEBOOK, RIGHT, needs_grader, notebook_with
 
 from grading import records
@@ -137,7 +137,8 @@ def test_after_ctrl_c_and_after_a_crash_the_same_command_finishes_the_class(tmp_
         nbformat.write(answered_notebook(NOTEBOOK), str(folder / f"learner{number}.ipynb"))
     graded = lambda: len(list(out.glob("learner*.json")))  # noqa: E731
 
-    interrupted = subprocess.Popen(command(folder, out), stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    interrupted = subprocess.Popen(command(folder, out), stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                   preexec_fn=takes_ctrl_c)
     wait_for(lambda: graded() >= 1)
     interrupted.send_signal(signal.SIGINT)
     assert interrupted.wait(timeout=60) == 130

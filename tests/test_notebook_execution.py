@@ -12,7 +12,7 @@ import time
 import imageio.v2 as imageio
 import nbformat
 import pytest
-from conftest import LEARNER_ENV, ROOT, sends_ctrl_c
+from conftest import LEARNER_ENV, ROOT, sends_ctrl_c, takes_ctrl_c
 
 import utils
 from scripts.notebook_tools import tagged_cells
@@ -109,7 +109,7 @@ def test_the_graded_cells_ran_the_hints_answers(short_run):
 def test_ctrl_c_stops_training_and_keeps_the_rest(tmp_path):
     work, build = project_copy(tmp_path), tmp_path / "build"
     process = subprocess.Popen(runner(work, build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=LEARNER_ENV, cwd=ROOT)
+                               env=LEARNER_ENV, cwd=ROOT, preexec_fn=takes_ctrl_c)
     seen = ""
     deadline = time.time() + 300
     while "Episode 5 |" not in seen and time.time() < deadline:
