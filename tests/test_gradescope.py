@@ -141,7 +141,7 @@ def test_setup_sh_picks_a_supported_python_from_path(tmp_path):
     """setup.sh's choice of Python, with stand-in interpreters on PATH (the real install: make test-gradescope)."""
     for name, version in (("python3", (3, 10)), ("python3.12", (3, 12)), ("python3.14", (3, 14))):
         stand_in = tmp_path / name
-        stand_in.write_text(f"#!/bin/sh\nexec {shutil.which('python3')} -c \"import sys; "
+        stand_in.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import sys; "
                             f"sys.exit(not (3, 11) <= {version} <= (3, 13))\"\n")
         stand_in.chmod(0o755)
     script = (ROOT / "grading" / "autograder" / "setup.sh").read_text()
