@@ -366,13 +366,13 @@ def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
     deadline = time.monotonic() + 300
     while not list(out.glob("learner*.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    interrupted = time.monotonic()
+    graded_before = len(list(out.glob("learner*.json")))
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "graded so far" in stderr
-    assert time.monotonic() - interrupted < 15  # the queued exercises never start
     rows = list(csv.DictReader(open(out / "grades.csv")))
-    assert 1 <= len(rows) < 6 and all(row["score"] == "20" for row in rows)
+    # The one under way may have ended as Ctrl-C came; the queued ones never start (a count, not a clock).
+    assert 1 <= graded_before <= len(rows) <= graded_before + 1 < 6 and all(row["score"] == "20" for row in rows)
 
 
 @needs_grader
