@@ -137,7 +137,12 @@ class Sandbox:
         for path in FILES_INSIDE:
             shutil.copy(path, self.staging / path.name)
         self.users_taken, self.users_lock = set(), threading.Lock()
-        self.own_users = self.bwrap is None and _is_root() and self._python_runs_as_own_user()
+        self.own_users = self.bwrap is None and _is_root()
+        if self.own_users:  # its files readable by the learner's own user, if Python can run as one
+            self.staging.chmod(0o755)
+            for path in self.staging.iterdir():
+                path.chmod(0o644)
+            self.own_users = python_runs_as_own_user()
 
     @property
     def isolation(self):
@@ -150,20 +155,6 @@ class Sandbox:
                     "processes, but with the network and what every user may read; it is still judged outside")
         return ("bubblewrap not available: the learner's code runs in a separate process with time and memory "
                 "limits, but with the network and the file system of this user; it is still judged outside")
-
-    def _python_runs_as_own_user(self):
-        """Whether this Python and its libraries run as a user of OWN_USERS (they may lie where only root reads)."""
-        self.staging.chmod(0o755)
-        for path in self.staging.iterdir():
-            path.chmod(0o644)
-        try:
-            uid = _free_user(set())
-            trial = subprocess.run([*PYTHON_FLAGS, "-c", "import numpy, psutil"], cwd="/", env=dict(ENVIRONMENT),
-                                   capture_output=True, timeout=120, **_as_user(uid))
-        except (OSError, subprocess.SubprocessError, RuntimeError):
-            return False
-        _kill_user(uid)
-        return trial.returncode == 0
 
     def _take_user(self):
         with self.users_lock:
@@ -281,6 +272,19 @@ class ClusterSandbox:
 
 def _is_root():
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def python_runs_as_own_user():
+    """Whether this Python and its libraries run as a user of OWN_USERS (root): they may lie where only root
+    reads (under /root, say), and then the learner's code runs as the grader's user."""
+    try:
+        uid = _free_user(set())
+        trial = subprocess.run([*PYTHON_FLAGS, "-c", "import numpy, psutil"], cwd="/", env=dict(ENVIRONMENT),
+                               capture_output=True, timeout=120, **_as_user(uid))
+    except (OSError, subprocess.SubprocessError, RuntimeError):
+        return False
+    _kill_user(uid)
+    return trial.returncode == 0
 
 
 def _free_user(taken):
