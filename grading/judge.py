@@ -305,8 +305,11 @@ def _judge_loss(results, cases):
     if errors:
         raise AssertionError(errors[0])
     own_targets = all(result["y"] is not None for result in results)
-    for case, result in zip(cases, results, strict=True):
-        y = result["y"] if own_targets else public_tests.targets(case)
+    targets_used = [result["y"] if own_targets else public_tests.targets(case)
+                    for case, result in zip(cases, results, strict=True)]
+    # Every case's value first: on one random mini-batch a wrong loss (all four Q-values, say) can
+    # come within the tolerance of MSE's by chance, but not on all of them, and the value names it.
+    for case, result, y in zip(cases, results, targets_used, strict=True):
         expected = float(np.mean((y - public_tests.taken_q_values(case)) ** 2))
         if not _close(result["loss"], expected):
             if own_targets and not _close(y, public_tests.targets(case)):
@@ -314,6 +317,7 @@ def _judge_loss(results, cases):
                                      f"{case['about']}, expected {expected:.6f}, but got {result['loss']:.6f}.\n"
                                      f"{public_tests.HINT_2}")
             public_tests.check_losses([(c, r["loss"]) for c, r in zip(cases, results, strict=True)])
+    for case, result, y in zip(cases, results, targets_used, strict=True):
         if not result["tensor"]:
             raise AssertionError(public_tests.NOT_A_TENSOR.format("something else") + f"\n{public_tests.HINT_2}")
         wanted = case["q_network"].loss_gradient(case["states"], case["actions"], y)
