@@ -102,8 +102,10 @@ def _namespaces():
 
 
 def _python_dirs():
-    """The folders Python needs: the environment's, and the interpreter's own (a venv points there)."""
-    dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}
+    """The folders Python needs: the environment's, and the interpreter's own (a venv points there); an
+    environment reached through a link (a .venv linked into a copy of the project) at its linked path too."""
+    dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent,
+            Path(sys.prefix).absolute()}
     return sorted(str(d) for d in dirs if not any(str(d).startswith(system + "/") for system in SYSTEM_DIRS))
 
 

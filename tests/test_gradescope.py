@@ -118,6 +118,26 @@ def test_a_submission_that_is_not_one_notebook_gets_a_plain_result_with_score_0(
     assert "points (invalid)" in stdout
 
 
+@pytest.mark.slow
+@needs_bash
+def test_a_right_notebook_gets_20_and_the_teacher_alone_sees_the_isolation(autograder):
+    """Here, with bubblewrap where it works (in a fresh Debian system without it: make test-gradescope)."""
+    import nbformat
+    from test_class_grader import NOTEBOOK
+
+    from grading.sandbox import BUBBLEWRAP_ISOLATION, bubblewrap
+    from scripts.notebook_tools import answered_notebook
+
+    nbformat.write(answered_notebook(NOTEBOOK), str(autograder / "submission" / "C3_W3_A1_Assignment.ipynb"))
+    results, stdout = run_autograder(autograder)
+    assert results["score"] == 20 and results["extra_data"]["status"] == "graded"
+    *learners, isolation = results["tests"]
+    assert {test["visibility"] for test in learners} == {"after_published"} and len(learners) == 5
+    assert isolation["visibility"] == "hidden" and isolation["max_score"] == 0
+    assert (isolation["output"] == BUBBLEWRAP_ISOLATION) == (bubblewrap() is not None)
+    assert f"Isolation: {isolation['output']}." in stdout and "20 points (graded)" in stdout
+
+
 @needs_bash
 def test_the_autograder_never_crashes(autograder):
     (autograder / "submission" / "C3_W3_A1_Assignment.ipynb").write_text("{}")
