@@ -12,13 +12,9 @@ ARM64_DIR=${ARM64_DIR:-/var/tmp/dqn-lunar-lander-arm64}
 ARM64_TESTS=${ARM64_TESTS:-tests/test_environment.py tests/test_utils.py tests/test_grader.py tests/test_notebook_execution.py}
 BINFMT=/proc/sys/fs/binfmt_misc
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/platforms/arm64.sh needs root (binfmt_misc, debootstrap and chroot): run it with sudo." >&2
-  exit 1
-fi
 # shellcheck source=scripts/platforms/chroot_common.sh
 source "$ROOT/scripts/platforms/chroot_common.sh"
-command -v debootstrap >/dev/null || install_packages debootstrap
+need_root "binfmt_misc, debootstrap and chroot"
 [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] || install_packages qemu-user-static
 
 if [ "$(uname -m)" != aarch64 ]; then

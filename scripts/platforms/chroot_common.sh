@@ -14,6 +14,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# need_root WHY: stop with one line unless this runs as root (WHY: what needs it); then debootstrap.
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/platforms/$(basename "$0") needs root ($1): run it with sudo." >&2
+    exit 1
+  fi
+  command -v debootstrap >/dev/null || install_packages debootstrap
+}
+
 install_packages() {
   apt-get install -y -qq "$@" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
 }

@@ -67,13 +67,9 @@ if [ "${1:-}" = --inside ]; then
   inside
   exit
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/platforms/colab.sh needs root (debootstrap and chroot): run it with sudo." >&2
-  exit 1
-fi
 # shellcheck source=scripts/platforms/chroot_common.sh
 source "$ROOT/scripts/platforms/chroot_common.sh"
-command -v debootstrap >/dev/null || install_packages debootstrap
+need_root "debootstrap and chroot"
 
 started=$SECONDS
 bootstrap "$COLAB_DIR" trixie --include=python3,python3-venv,make,git,ca-certificates

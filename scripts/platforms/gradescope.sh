@@ -21,13 +21,9 @@ if [ "$#" -ne 3 ]; then
   exit 2
 fi
 zip=$(realpath "$1") submissions=$(realpath "$2") results=$(realpath "$3")
-if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/platforms/gradescope.sh needs root (debootstrap and chroot): run it with sudo." >&2
-  exit 1
-fi
 # shellcheck source=scripts/platforms/chroot_common.sh
 source "$ROOT/scripts/platforms/chroot_common.sh"
-command -v debootstrap >/dev/null || install_packages debootstrap
+need_root "debootstrap and chroot"
 command -v unzip >/dev/null || install_packages unzip
 
 started=$SECONDS

@@ -6,13 +6,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TRIXIE_DIR=${TRIXIE_DIR:-/var/tmp/dqn-lunar-lander-trixie}
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/platforms/trixie.sh needs root (debootstrap and chroot): run it with sudo." >&2
-  exit 1
-fi
 # shellcheck source=scripts/platforms/chroot_common.sh
 source "$ROOT/scripts/platforms/chroot_common.sh"
-command -v debootstrap >/dev/null || install_packages debootstrap
+need_root "debootstrap and chroot"
 
 started=$SECONDS
 bootstrap "$TRIXIE_DIR" trixie --include=python3,python3-venv,make,git,ca-certificates
