@@ -16,9 +16,10 @@ run: $(READY)  ## Execute the notebook end to end (training until solved); resul
 help:  ## List the targets with what each does (make alone runs make run)
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
 
+# The tests spread over every core (pytest-xdist: -n auto, one worker a core).
 TESTS ?= tests
-test: $(READY)  ## Run the test suite (TESTS="tests/test_x.py ..." runs some of it)
-	$(PY) -m pytest $(TESTS)
+test: $(READY)  ## Run the test suite on every core (TESTS="tests/test_x.py ..." runs some of it)
+	$(PY) -m pytest -n auto $(TESTS)
 
 # The class grader: each graded cell in a sandbox, judged outside it. With no SUBMISSIONS, the
 # notebook in this folder: a learner sees the grade it would get.
@@ -42,7 +43,7 @@ lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml; actionlin
 	$(PY) -m ruff check .
 	$(VENV)/bin/actionlint .github/workflows/platforms.yml
 
-test-trixie:  ## make test under Python 3.13, in a Debian trixie chroot (root; a clean clone of HEAD)
+test-trixie:  ## make test under Python 3.13 with our pins, in a Debian trixie chroot (root; a clean clone of HEAD)
 	bash scripts/platforms/trixie.sh
 
 test-gradescope: $(READY)  ## The autograder zip end to end, in a fresh Debian system laid out as Gradescope's (root)
@@ -51,7 +52,7 @@ test-gradescope: $(READY)  ## The autograder zip end to end, in a fresh Debian s
 test-cluster: $(CLUSTER_READY)  ## compare and the class grader on a real 2-node Ray cluster on loopback, against local runs (root)
 	$(PY) -m pytest tests -m cluster
 
-test-colab:  ## The notebook and the tests in a runtime built like Google Colab's (Python 3.13, its TensorFlow and Keras), in a chroot (root)
+test-colab:  ## The notebook and what differs in a runtime built like Google Colab's (its TensorFlow and Keras), in test-trixie's chroot (root)
 	bash scripts/platforms/colab.sh
 
 test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)

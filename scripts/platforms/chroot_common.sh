@@ -44,11 +44,19 @@ bootstrap() {
   echo "debootstrap took $((SECONDS - started)) s"
 }
 
-# prepare_chroot DIR: the registry's settings and certificates, /proc /sys /dev, a fresh clone in /root/project.
+# bootstrap_trixie DIR: the Debian trixie system (Python 3.13) that make test-trixie and make
+# test-colab share.
+bootstrap_trixie() {
+  bootstrap "$1" trixie --include=python3,python3-venv,make,git,ca-certificates
+}
+
+# prepare_chroot DIR [FOLDER]: the registry's settings and certificates, /proc /sys /dev, a fresh
+# clone in FOLDER (/root/project by default).
 prepare_chroot() {
+  local folder=${2:-/root/project}
   connect_chroot "$1"
-  rm -rf "$1/root/project"
-  git clone --quiet "$ROOT" "$1/root/project"
+  rm -rf "${1:?}$folder"
+  git clone --quiet "$ROOT" "$1$folder"
 }
 
 # connect_chroot DIR: the registry's settings and certificates, DNS, and /proc /sys /dev mounted.

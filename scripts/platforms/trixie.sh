@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test` under Python 3.13, as a new user of Debian trixie would run it: a trixie system made
 # with debootstrap, a clean clone of this repository's committed HEAD, then `make test` in a chroot.
-# Needs root and Debian's registry. The system is kept in $TRIXIE_DIR for the next run.
+# Needs root and Debian's registry. The system is kept in $TRIXIE_DIR for the next run, and for
+# make test-colab, which builds Colab's runtime in the same system.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TRIXIE_DIR=${TRIXIE_DIR:-/var/tmp/dqn-lunar-lander-trixie}
@@ -11,7 +12,7 @@ source "$ROOT/scripts/platforms/chroot_common.sh"
 need_root "debootstrap and chroot"
 
 started=$SECONDS
-bootstrap "$TRIXIE_DIR" trixie --include=python3,python3-venv,make,git,ca-certificates
+bootstrap_trixie "$TRIXIE_DIR"
 
 prepare_chroot "$TRIXIE_DIR"
 run_in_chroot "$TRIXIE_DIR" "$WHERE && make test"
