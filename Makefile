@@ -16,10 +16,12 @@ run: $(READY)  ## Execute the notebook end to end (training until solved); resul
 help:  ## List the targets with what each does (make alone runs make run)
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
 
-# The tests spread over every core (pytest-xdist: -n auto, one worker a core).
+# The tests spread over every core (pytest-xdist: one worker a core). Each module's tests run on
+# one worker (--dist loadscope), so a module's costly fixture (a graded class, a notebook run) is
+# made once, not once a worker.
 TESTS ?= tests
 test: $(READY)  ## Run the test suite on every core (TESTS="tests/test_x.py ..." runs some of it)
-	$(PY) -m pytest -n auto $(TESTS)
+	$(PY) -m pytest -n auto --dist loadscope $(TESTS)
 
 # The class grader: each graded cell in a sandbox, judged outside it. With no SUBMISSIONS, the
 # notebook in this folder: a learner sees the grade it would get.
