@@ -6,6 +6,10 @@
 # A line the chroot prints first: the machine, the Python and the system the tests run on.
 WHERE='echo "In the chroot: $(uname -m), $(python3 --version), $(. /etc/os-release; echo "$PRETTY_NAME")"'
 
+# pip's cache of this machine: every chroot (trixie's pins and Colab's, forky's, arm64's, Gradescope's)
+# downloads a wheel once, and a new system installs the pins as fast as a kept one.
+PIP_CACHE=${PIP_CACHE_DIR:-$HOME/.cache/pip}
+
 mounted=()
 undo=()
 cleanup() {
@@ -59,7 +63,8 @@ prepare_chroot() {
   git clone --quiet "$ROOT" "$1$folder"
 }
 
-# connect_chroot DIR: the registry's settings and certificates, DNS, and /proc /sys /dev mounted.
+# connect_chroot DIR: the registry's settings and certificates, DNS, /proc /sys /dev mounted, and
+# this machine's pip cache lent to the chroot's root while it runs (see PIP_CACHE below).
 connect_chroot() {
   local dir=$1 config fs
   for config in /etc/pip.conf /root/.config/pip/pip.conf /root/.pip/pip.conf; do
@@ -70,6 +75,8 @@ connect_chroot() {
   for fs in proc sys dev dev/pts; do
     mount --bind "/$fs" "$dir/$fs" && mounted+=("$dir/$fs")
   done
+  mkdir -p "$PIP_CACHE" "$dir/root/.cache/pip"
+  mount --bind "$PIP_CACHE" "$dir/root/.cache/pip" && mounted+=("$dir/root/.cache/pip")
 }
 
 # run_in_chroot DIR COMMAND [FOLDER]: COMMAND (bash) in FOLDER (the clone, /root/project, by default),

@@ -29,12 +29,13 @@ inside() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null 2>&1 \
       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
   fi
-  wanted=$(cat scripts/platforms/colab_runtime.txt <(grep '^hypothesis==' requirements.txt) | sha256sum | cut -c1-16)
+  mapfile -t testing < <(grep -E '^(hypothesis|pytest-xdist|execnet)==' requirements.txt)  # the tests' own tools
+  wanted=$(cat scripts/platforms/colab_runtime.txt <(printf '%s\n' "${testing[@]}") | sha256sum | cut -c1-16)
   if [ "$(cat "$COLAB/.made-from" 2>/dev/null)" != "$wanted" ]; then
-    echo "Making Colab's Python in $COLAB (scripts/platforms/colab_runtime.txt, and hypothesis for the tests)..."
+    echo "Making Colab's Python in $COLAB (scripts/platforms/colab_runtime.txt, and ${testing[*]} for the tests)..."
     rm -rf "$COLAB"
     python3 -m venv "$COLAB"
-    "$COLAB/bin/pip" install -q -r scripts/platforms/colab_runtime.txt "$(grep '^hypothesis==' requirements.txt)"
+    "$COLAB/bin/pip" install -q -r scripts/platforms/colab_runtime.txt "${testing[@]}"
     "$COLAB/bin/pip" freeze >"$COLAB/colab.freeze"
     echo "$wanted" >"$COLAB/.made-from"
   else  # what the last run's set-up cell installed goes; Colab's own versions come back
@@ -63,7 +64,8 @@ print(f"tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__v
   cp -r utils.py public_tests.py models images /root/learner/
   "$COLAB/bin/python" -m scripts.platforms.colab_notebook /root/learner build/colab --episodes "$EPISODES"
   echo "The notebook ran in $((SECONDS - started)) s so far; now the tests, in Colab's Python."
-  OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest $COLAB_TESTS -p no:cacheprovider
+  OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest -n auto --dist loadscope $COLAB_TESTS \
+    -p no:cacheprovider
   echo "Colab-like runtime: notebook and tests passed in $((SECONDS - started)) s."
 }
 

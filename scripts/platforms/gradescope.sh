@@ -57,9 +57,7 @@ else
   rm -rf --one-file-system "$GRADESCOPE_DIR"/made-by-setup-*
   cp -a "$GRADESCOPE_DIR/base" "$made.partial"
   unpack "$made.partial"
-  connect_chroot "$made.partial"
-  mkdir -p "$GRADESCOPE_DIR/pip-cache" "$made.partial/root/.cache/pip"
-  mount --bind "$GRADESCOPE_DIR/pip-cache" "$made.partial/root/.cache/pip" && mounted+=("$made.partial/root/.cache/pip")
+  connect_chroot "$made.partial"  # with this machine's pip cache
   echo "Running setup.sh in a fresh Debian bookworm (no Python), as Gradescope builds its image..."
   setup_started=$SECONDS
   run_in_chroot "$made.partial" "bash ./setup.sh" /autograder/source >"$GRADESCOPE_DIR/setup.log"
