@@ -75,8 +75,11 @@ debootstrap_knows_forky
 bootstrap "$FORKY_DIR" forky --include=python3,make,git,ca-certificates
 prepare_chroot "$FORKY_DIR"
 repack_python313
+# Offline first (uv's download site unknown): one line, nothing fetched. Then the list above: make run.
 run_in_chroot "$FORKY_DIR" "$WHERE && ls /usr/bin/python3* | tr '\n' ' ' && echo '(no Python 3.13 installed)' \
-  && ! command -v python3.13 && export UV_PYTHON_DOWNLOADS_JSON_URL=$MIRROR/downloads.json \
+  && ! command -v python3.13 \
+  && ! UV_PYTHON_INSTALL_MIRROR=http://python-downloads.invalid python3 -m scripts.setup_env && test ! -e .python \
+  && export UV_PYTHON_DOWNLOADS_JSON_URL=$MIRROR/downloads.json \
   && make run RUN='--episodes $EPISODES' && echo \".venv: \$(.venv/bin/python --version)\" \
   && make test TESTS='$PYTHON314_TESTS' && make clean && test ! -e .python && test ! -e .venv"
 echo "Python 3.14 only (Debian forky): set-up fetched 3.13 with uv, make run and the tests passed; $((SECONDS - started)) s in all."
