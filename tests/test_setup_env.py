@@ -5,6 +5,7 @@ would; uv's real download and install run in `make test-python314` (a Debian for
 only Python is 3.14).
 """
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from conftest import ROOT
 from scripts import setup_env
 from scripts.platforms import NEWER_PYTHON, SUPPORTED, python_refusal, pythons
 
-needs_sh = pytest.mark.skipif(shutil.which("sh") is None, reason="the stand-ins are shell scripts")
+needs_sh = pytest.mark.skipif(os.name == "nt", reason="the stand-ins are shell scripts")
 
 
 def stand_in_python(path, version, system="Linux", machine="x86_64", bits=64):
@@ -216,3 +217,17 @@ def test_a_real_unsupported_python_reaches_the_line(tmp_path):
     assert result.returncode == 1 and result.stdout == "" and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"PYTHON={program}: Python 3.")
     assert "is too old for this project" in result.stderr or "is not supported yet" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None or os.name == "nt", reason="needs make and a POSIX shell")
+@pytest.mark.parametrize("made_from_own_python", [True, False])
+def test_make_clean_removes_set_ups_python_and_a_venv_made_from_it(tmp_path, made_from_own_python):
+    """make clean, as the Makefile has it, in a copy: .python/ goes; .venv goes with it only when made from it."""
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    own = tmp_path / ".python" / "cpython-3.13.15-linux-x86_64-gnu" / "bin"
+    own.mkdir(parents=True)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "pyvenv.cfg").write_text(f"home = {own if made_from_own_python else '/usr/bin'}\n")
+    subprocess.run(["make", "clean"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    assert not (tmp_path / ".python").exists()
+    assert (tmp_path / ".venv").exists() != made_from_own_python

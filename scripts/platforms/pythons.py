@@ -264,7 +264,10 @@ def fetch(why):
         if subprocess.run(install).returncode != 0:
             print(failure(f"uv python install {version} failed, above", system), file=sys.stderr)
             return None
-    return newest_supported(installed_in(OWN_PYTHONS))
+    installed = newest_supported(installed_in(OWN_PYTHONS))
+    if not installed:
+        print(failure(f"the Python that uv put into {OWN_PYTHONS.name}/ does not run", system), file=sys.stderr)
+    return installed
 
 
 def error_reason(error):
