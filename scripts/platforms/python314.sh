@@ -86,10 +86,12 @@ bootstrap "$FORKY_DIR" forky --include=python3,make,git,ca-certificates
 prepare_chroot "$FORKY_DIR"
 lend_pip_cache
 repack_python313
-# Offline first (uv's download site unknown): one line, nothing fetched. Then, from the list above,
-# make run and the tests; uv left nothing outside the clone but its cache.
+# A PYTHON named that is 3.14, or no program: one line each. Offline (uv's download site unknown):
+# one line, nothing fetched. Then, from the list above, make run and the tests; uv left nothing
+# outside the clone but its cache.
 run_in_chroot "$FORKY_DIR" "$WHERE && ls /usr/bin/python3* | tr '\n' ' ' && echo '(no Python 3.13 installed)' \
   && ! command -v python3.13 \
+  && ! make run PYTHON=python3.14 && ! make run PYTHON=python3.99 \
   && ! UV_PYTHON_INSTALL_MIRROR=http://python-downloads.invalid python3 -m scripts.setup_env && test ! -e .python \
   && export UV_PYTHON_DOWNLOADS_JSON_URL=$MIRROR/downloads.json \
   && make run RUN='--episodes $EPISODES' && echo \".venv: \$(.venv/bin/python --version)\" \
