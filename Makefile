@@ -8,10 +8,11 @@ READY := $(VENV)/.ready
 DEV_READY := $(VENV)/.dev-ready
 CLUSTER_READY := $(VENV)/.cluster-ready
 
-.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 gradescope test-gradescope cluster-env test-cluster lint demo film play benchmark benchmark-grading benchmark-cluster clean
+.PHONY: run help test grade compare test-browser check-platforms test-trixie test-colab test-arm64 test-python314 gradescope test-gradescope cluster-env test-cluster lint demo film play benchmark benchmark-grading benchmark-cluster clean
 
-run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/
-	$(PY) -m scripts.run_notebook
+RUN ?=
+run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/ [RUN="--episodes 5"]
+	$(PY) -m scripts.run_notebook $(RUN)
 
 help:  ## List the targets with what each does (make alone runs make run)
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
@@ -57,6 +58,9 @@ test-cluster: $(CLUSTER_READY)  ## compare and the class grader on a real 2-node
 test-colab:  ## The notebook and what differs in a runtime built like Google Colab's (its TensorFlow and Keras), in test-trixie's chroot (root)
 	bash scripts/platforms/colab.sh
 
+test-python314:  ## make run and set-up's tests where the only Python is 3.14 (Debian forky chroot; set-up fetches 3.13 with uv; root)
+	bash scripts/platforms/python314.sh
+
 test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)
 	bash scripts/platforms/arm64.sh
 
@@ -89,19 +93,24 @@ benchmark-cluster: $(CLUSTER_READY)  ## Through Ray: a 2-node cluster on loopbac
 	$(PY) -m benchmarks.cluster_speed
 
 # The virtual environment, made again whenever requirements.txt changes (scripts/setup_env.py,
-# which README's Windows commands call too). It stops with one line on an unsupported machine.
+# which README's Windows commands call too). It stops with one line on an unsupported machine; on
+# an unsupported Python it finds a supported one, or fetches Python 3.13 into .python/. PYTHON given
+# (make run PYTHON=python3.13) is used as it is, or refused in one line.
+SETUP_ENV = @command -v $(PYTHON) >/dev/null || { echo "PYTHON=$(PYTHON) is no program here: name a Python 3.11 to 3.13 (PYTHON=python3.13, or its path), or leave PYTHON out." >&2; exit 1; }; \
+	$(PYTHON) -m scripts.setup_env $(if $(filter-out file,$(origin PYTHON)),--chosen "$(PYTHON)")
 $(READY): requirements.txt
-	$(PYTHON) -m scripts.setup_env
+	$(SETUP_ENV)
 
 # Ray, for --address (compare and the class grader on a cluster): never installed by make run or make test.
 cluster-env: $(CLUSTER_READY)  ## Add Ray (requirements-cluster.txt) to .venv, for --address; on every node of the cluster too
 
 $(CLUSTER_READY): $(READY) requirements-cluster.txt
-	$(PYTHON) -m scripts.setup_env --cluster
+	$(SETUP_ENV) --cluster
 
 # Test-only tools (Playwright, uv, ruff), on top of the learner's environment.
 $(DEV_READY): $(READY) requirements-dev.txt
-	$(PYTHON) -m scripts.setup_env --dev
+	$(SETUP_ENV) --dev
 
-clean:  ## Remove build/, the notebook's videos and pytest's cache
-	rm -rf build videos/*.mp4 .pytest_cache
+clean:  ## Remove build/, the notebook's videos, pytest's cache and set-up's own Python (.python/, with a .venv made from it)
+	if grep -qs '$(CURDIR)/.python/' $(VENV)/pyvenv.cfg; then rm -rf $(VENV); fi
+	rm -rf build videos/*.mp4 .pytest_cache .python

@@ -1,15 +1,12 @@
 """The machines the pinned requirements support, and one plain line for those they do not.
 
-Set-up (scripts/setup_env.py) calls main() first: it returns 0 on a supported Python and machine;
-otherwise it prints what to use instead, in one line, and returns 1. This package's __init__
-imports nothing outside the standard library and runs on old Pythons, so that set-up can stop
-before pip does. Beside it, the proofs of the supported-platforms table: check.py (wheels
-resolve for every target) and the chroot runs trixie.sh and arm64.sh (chroot_common.sh).
+Set-up (scripts/setup_env.py) asks here first: on a machine that cannot work it stops with one line
+saying what to use instead; on a Python the pins do not support, it finds or fetches one that they
+do (pythons.py). This package's __init__ and pythons.py import nothing outside the standard library
+and run on old Pythons, so that set-up can answer before pip runs. Beside them, the proofs of the
+supported-platforms table: check.py (wheels resolve for every target) and the chroot runs trixie.sh,
+arm64.sh and python314.sh (chroot_common.sh).
 """
-import platform
-import struct
-import sys
-
 PYTHONS = ((3, 11), (3, 12), (3, 13))
 
 # uv's name for each target -> what a person calls it. Every Python of PYTHONS on each.
@@ -43,8 +40,8 @@ def target_of(system, machine, bits):
     return f"{arch}-{vendor}" if vendor else f"{arch}-{system.lower()}"
 
 
-def refusal(version, system, machine, bits):
-    """The line that stops set-up on this Python and machine, or None where they are supported."""
+def python_refusal(version):
+    """The line that stops set-up on this Python version, or None where the pins support it."""
     shown = ".".join(map(str, version[:2]))
     names = ", ".join(".".join(map(str, v)) for v in PYTHONS)
     if tuple(version[:2]) < PYTHONS[0]:
@@ -52,6 +49,11 @@ def refusal(version, system, machine, bits):
     if tuple(version[:2]) > PYTHONS[-1]:
         return (f"Python {shown} is not supported yet ({NEWER_PYTHON}): use Python {names} "
                 "(choose it with PYTHON=python3.13).")
+    return None
+
+
+def machine_refusal(system, machine, bits):
+    """The line that stops set-up on this machine, whatever its Python, or None where it is supported."""
     target = target_of(system, machine, bits)
     if target in SUPPORTED:
         return None
@@ -62,10 +64,6 @@ def refusal(version, system, machine, bits):
             f"{', '.join(label.split(' (')[0] for label in SUPPORTED.values())}.")
 
 
-def main():
-    line = refusal(sys.version_info, platform.system(), platform.machine(), struct.calcsize("P") * 8)
-    if line:
-        print(line, file=sys.stderr)
-        return 1
-    return 0
-
+def refusal(version, system, machine, bits):
+    """The line that stops set-up on this Python and machine, or None where they are supported."""
+    return python_refusal(version) or machine_refusal(system, machine, bits)
