@@ -94,13 +94,13 @@ class Probe(widgets.HBox):
                      for name in LEG_NAMES}
         self.bars = [widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout={"width": "200px"})
                      for _ in utils.ACTION_NAMES]
-        self.readouts = [widgets.Label() for _ in utils.ACTION_NAMES]
-        self.greedy = widgets.HTML()
+        self.readouts = [widgets.Label().add_class("lander-q") for _ in utils.ACTION_NAMES]
+        self.greedy = widgets.HTML().add_class("lander-greedy")
         self.scale = utils.QValuePanel()  # the bars' scale: it only widens, so bars compare as sliders move
         names = list(STATE_SLIDERS)
-        self.x_axis = widgets.Dropdown(options=names, value=names[0], description="map across")
-        self.y_axis = widgets.Dropdown(options=names, value=names[1], description="map up")
-        self.map = widgets.Image(format="png")
+        self.x_axis = widgets.Dropdown(options=names, value=names[0], description="map across").add_class("lander-x")
+        self.y_axis = widgets.Dropdown(options=names, value=names[1], description="map up").add_class("lander-y")
+        self.map = widgets.Image(format="png").add_class("lander-map")
         self._image, self._marker = self._map_figure()
         self._canvas = FigureCanvasAgg(self._image.figure)
         self._draw_frame()
@@ -111,6 +111,7 @@ class Probe(widgets.HBox):
                                  widgets.HTML("<b>Q-values</b>: points to come after each action"), *rows,
                                  self.greedy])
         super().__init__([controls, widgets.VBox([widgets.HBox([self.x_axis, self.y_axis]), self.map])])
+        self.add_class("lander-probe")
         self._setting = False  # True while set_state moves the controls: one refresh at the end
         for control in [*self.sliders.values(), *self.legs.values()]:
             control.observe(lambda _: self._setting or self.refresh(), names="value")
