@@ -104,7 +104,7 @@ class Probe(widgets.HBox):
         self._image, self._marker = self._map_figure()
         self._canvas = FigureCanvasAgg(self._image.figure)
         self._draw_frame()
-        rows = [widgets.HBox([widgets.Label(name, layout={"width": "210px"}), bar, readout])
+        rows = [widgets.HBox([widgets.Label(name, layout={"width": "230px"}), bar, readout])
                 for name, bar, readout in zip(utils.ACTION_NAMES, self.bars, self.readouts, strict=True)]
         controls = widgets.VBox([widgets.HTML("<b>The state</b> (pad at x = 0, y = 0)"), *self.sliders.values(),
                                  widgets.HBox(list(self.legs.values())),
@@ -298,7 +298,7 @@ export default { render };
 """
 
 FLY_CSS = """
-.lander-fly { font-family: sans-serif; }
+.lander-fly { display: inline-block; font-family: sans-serif; }
 .lander-stage { position: relative; width: 600px; height: 400px; }
 .lander-stage canvas { display: block; outline: none; border: 2px solid #555; }
 .lander-stage canvas:focus { border-color: #f08c00; }
