@@ -5,6 +5,7 @@ on 127.0.0.1 with a token, over a copy of the project in a temporary folder, so 
 writes into the working tree except the screenshots in build/browser/. Chromium is the
 system's (Debian's `chromium` package): the build Playwright downloads cannot play H.264.
 """
+import base64
 import csv
 import difflib
 import json
@@ -501,6 +502,27 @@ def shown_q_values(page):
     return [float(text) for text in page.locator(".lander-probe .lander-q").all_text_contents()]
 
 
+# Runs in the page: whether the policy map shows the PNG (base64) given, fetched from the image's own source.
+MAP_SHOWS_JS = """async png => {
+    const image = document.querySelector('.lander-probe img.lander-map, .lander-probe .lander-map img');
+    if (!image || !image.src) return false;
+    const bytes = new Uint8Array(await (await fetch(image.src)).arrayBuffer());
+    let text = '';
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    return btoa(text) === png;
+}"""
+
+
+def wait_for_map(page, network, state, axes=("x position", "y position")):
+    """Wait until the page's policy map is the one a probe of network made here draws for state and axes."""
+    import lander_widgets
+
+    here = lander_widgets.Probe(network)
+    here.x_axis.value, here.y_axis.value = axes
+    here.set_state(state)
+    page.wait_for_function(MAP_SHOWS_JS, arg=base64.b64encode(here.map.value).decode())
+
+
 def drag_slider(page, number, fraction):
     """Drag slider number (0-based) with the mouse to fraction of its track, as a person would."""
     slider = page.locator(".lander-probe .widget-slider").nth(number)
@@ -529,6 +551,7 @@ def test_moving_a_slider_shows_the_networks_q_values_for_that_state(widgets_page
         page.wait_for_function("texts => JSON.stringify([...document.querySelectorAll('.lander-probe .lander-q')]"
                                ".map(label => label.textContent)) === JSON.stringify(texts)", arg=texts)
         np.testing.assert_allclose(shown_q_values(page), expected, atol=6e-4)
+        wait_for_map(page, network, state)  # the map too, for this state: the same picture as drawn here
         greedy = page.locator(".lander-probe .lander-greedy").text_content()
         assert greedy == f"Greedy action: {utils.ACTION_NAMES[int(np.argmax(expected))]}", greedy
     print(f"\nprobe: 3 sliders dragged and the bars read in {time.perf_counter() - started:.1f} s")
@@ -542,9 +565,10 @@ def test_the_policy_maps_axes_can_be_changed(widgets_page):
     page.locator(".lander-probe .lander-x select").select_option("angle")
     page.wait_for_function("old => { const image = document.querySelector('.lander-probe img.lander-map, "
                            ".lander-probe .lander-map img'); return image && image.src !== old; }", arg=before)
+    wait_for_map(page, widgets_page["network"], shown_state(page), ("angle", "y position"))
     page.locator(".lander-probe .lander-y select").select_option("angle")  # the same number: the axes swap
     page.wait_for_function("() => document.querySelector('.lander-probe .lander-x select').value === 'y position'")
-    assert image.evaluate("image => image.decode().then(() => image.naturalWidth)") > 0
+    wait_for_map(page, widgets_page["network"], shown_state(page), ("y position", "angle"))
     shoot(page.locator(".lander-probe"), "probe_widget_angle.png")
 
 
@@ -588,13 +612,15 @@ def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(wid
     page.keyboard.up("ArrowUp")
     page.wait_for_timeout(1000)  # and a second falling: the frame rate is measured from the engine's start
     (frames_now, ms_now), last = frames_drawn(canvas), fly_status(page)
-    fps = (frames_now - frames_then) / ((ms_now - ms_then) / 1000)
-    print(f"\nfly: {fps:.1f} frames a second drawn in the page over {(ms_now - ms_then) / 1000:.1f} s (steps "
-          f"{early['step']} to {last['step']}); with the main engine on, y {early['y']:+.3f}, then down to "
-          f"{lowest.evaluate('lowest => lowest.y'):+.3f} and up to {late['y']:+.3f}")
+    seconds = (ms_now - ms_then) / 1000
+    fps, steps_a_second = (frames_now - frames_then) / seconds, (last["step"] - early["step"]) / seconds
+    print(f"\nfly: {fps:.1f} frames a second drawn in the page, {steps_a_second:.1f} steps a second in the kernel, "
+          f"over {seconds:.1f} s (load {os.getloadavg()[0]:.1f}); with the main engine on, y {early['y']:+.3f}, "
+          f"then down to {lowest.evaluate('lowest => lowest.y'):+.3f} and up to {late['y']:+.3f}")
     assert late["firing"] == "main engine", late
     assert late["y"] > lowest.evaluate("lowest => lowest.y") + 0.03, (early, late)
-    assert fps >= 15, f"{fps:.1f} frames a second"
+    # The pace itself depends on the machine's load: benchmarks/fly_widget.py measures it. Here: frames come.
+    assert frames_now - frames_then >= 10 and last["step"] - early["step"] >= 10, (frames_now - frames_then, last)
 
 
 def test_a_flight_to_its_end_is_scored_in_play_scores_csv_and_esc_stops(widgets_page):
