@@ -119,6 +119,9 @@ class Probe(widgets.HBox):
         self.y_axis.observe(self._axis_changed, names="value")
         self.refresh()
 
+    def __repr__(self):  # the text an HTML export or a console shows in the widget's place
+        return "Probing the network: a live widget; open this notebook in JupyterLab or Colab to use it."
+
     def state(self):
         """The state the controls set: a float32 vector of 8, in the environment's order."""
         numbers = [self.sliders[name].value for name in STATE_SLIDERS]
@@ -344,6 +347,9 @@ class Fly(anywidget.AnyWidget):
         self._keys_lock, self._thread, self._running = threading.Lock(), None, False
         self.on_msg(self._on_message)
         self.new_flight()
+
+    def __repr__(self):  # the text an HTML export or a console shows in the widget's place
+        return "Flying the lander: a live widget; open this notebook in JupyterLab or Colab to fly it."
 
     # the page's keys
     def _on_message(self, _widget, content, _buffers):

@@ -106,6 +106,15 @@ def test_without_a_page_each_widget_prints_where_to_try_it(shipped, capsys):
                      "Colab and run this cell." for what in ("Probing the network", "Flying the lander")]
 
 
+def test_where_a_page_cannot_draw_them_their_text_says_where_to_try(shipped, tmp_path):
+    """An HTML export or a console shows a widget's text/plain: one sentence, not the widget's state."""
+    for widget in (lander_widgets.Probe(shipped), lander_widgets.Fly(shipped, scores=tmp_path / "scores.csv")):
+        bundle = widget._repr_mimebundle_()
+        text = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]  # anywidget's: (data, metadata)
+        assert text.endswith("open this notebook in JupyterLab or Colab to use it.") or text.endswith("to fly it.")
+        assert len(text) <= 110  # ipywidgets cuts longer texts
+
+
 def press(widget, key, event="down"):
     widget._on_message(widget, {"event": event, "key": key}, [])
 
