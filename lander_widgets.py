@@ -253,17 +253,27 @@ function render({ model, el }) {
   status.className = "lander-status";
   stage.append(canvas, message);
   el.append(stage, status);
+  canvas.dataset.framesReceived = "0";
   const context = canvas.getContext("2d");
-  let latest = 0;
+  let decoding = false;
 
-  async function draw() {
-    const bytes = model.get("frame");
-    if (!bytes || !bytes.byteLength) return;
-    const number = ++latest;
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
-    if (number === latest) context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);  // newest only
-    bitmap.close();
-    canvas.dataset.framesDrawn = String(Number(canvas.dataset.framesDrawn) + 1);
+  async function draw() {  // one frame decoded at a time; frames that came meanwhile give way to the newest
+    canvas.dataset.framesReceived = String(Number(canvas.dataset.framesReceived) + 1);
+    if (decoding) return;
+    decoding = true;
+    try {
+      let bytes = null;
+      while (bytes !== model.get("frame")) {
+        bytes = model.get("frame");
+        if (!bytes || !bytes.byteLength) return;
+        const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+        context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+        bitmap.close();
+        canvas.dataset.framesDrawn = String(Number(canvas.dataset.framesDrawn) + 1);
+      }
+    } finally {
+      decoding = false;
+    }
   }
   function show() {
     const focused = document.activeElement === canvas;

@@ -588,7 +588,9 @@ def wait_for_step(page, step):
 
 
 def frames_drawn(canvas):
-    return canvas.evaluate("canvas => [Number(canvas.dataset.framesDrawn), performance.now()]")
+    """Frames the canvas received and drew so far, and the page's clock in ms."""
+    return canvas.evaluate("canvas => [Number(canvas.dataset.framesReceived), Number(canvas.dataset.framesDrawn),"
+                           " performance.now()]")
 
 
 def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(widgets_page):
@@ -601,7 +603,7 @@ def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(wid
     wait_for_step(page, 15)
     page.keyboard.down("ArrowUp")
     wait_for_step(page, fly_status(page)["step"] + 3)
-    early, (frames_then, ms_then) = fly_status(page), frames_drawn(canvas)
+    early, (received_then, frames_then, ms_then) = fly_status(page), frames_drawn(canvas)
     # The engine first stops the fall, then lifts: wait until the lander is higher than its lowest.
     lowest = page.evaluate_handle("() => ({y: Infinity})")
     page.wait_for_function("lowest => { const y = Number(document.querySelector('.lander-fly .lander-status')"
@@ -611,10 +613,11 @@ def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(wid
     shoot(page.locator(".lander-fly"), "fly_widget.png")
     page.keyboard.up("ArrowUp")
     page.wait_for_timeout(1000)  # and a second falling: the frame rate is measured from the engine's start
-    (frames_now, ms_now), last = frames_drawn(canvas), fly_status(page)
+    (received_now, frames_now, ms_now), last = frames_drawn(canvas), fly_status(page)
     seconds = (ms_now - ms_then) / 1000
     fps, steps_a_second = (frames_now - frames_then) / seconds, (last["step"] - early["step"]) / seconds
-    print(f"\nfly: {fps:.1f} frames a second drawn in the page, {steps_a_second:.1f} steps a second in the kernel, "
+    print(f"\nfly: {fps:.1f} frames a second drawn in the page ({(received_now - received_then) / seconds:.1f} "
+          f"received), {steps_a_second:.1f} steps a second in the kernel, "
           f"over {seconds:.1f} s (load {os.getloadavg()[0]:.1f}); with the main engine on, y {early['y']:+.3f}, "
           f"then down to {lowest.evaluate('lowest => lowest.y'):+.3f} and up to {late['y']:+.3f}")
     assert late["firing"] == "main engine", late
