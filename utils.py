@@ -407,13 +407,13 @@ class NumpyQNetwork:
         self._layers = list(zip(arrays[::2], arrays[1::2], self._activations, strict=True))
 
     def __call__(self, state):
-        """Return the Q-values of one state (vector of 8) as a float32 array of shape (1, 4)."""
+        """Return the Q-values of one state (vector of 8) as a float32 array of shape (1, 4); of n states
+        (an array (n, 8)), of shape (n, 4)."""
         if self._layers is None:
             self._load_weights()
-        if type(state) is np.ndarray and state.dtype == np.float32:
-            values = state.reshape(1, -1)  # the usual case, from the environment
-        else:
-            values = np.asarray(state, dtype=np.float32).reshape(1, -1)
+        if type(state) is not np.ndarray or state.dtype != np.float32:
+            state = np.asarray(state, dtype=np.float32)
+        values = state.reshape(1, -1) if state.ndim == 1 else state
         for kernel, bias, activation in self._layers:
             values = activation(values @ kernel + bias)
         return values

@@ -39,7 +39,8 @@ LEARNERS_MODEL = ROOT / "lunar_lander_model.h5"  # where the notebook saves the 
 SCORES = ROOT / "build" / "play_scores.csv"
 
 DO_NOTHING, PUSH_LEFT, MAIN_ENGINE, PUSH_RIGHT = 0, 1, 2, 3  # utils.ACTION_NAMES, in the same order
-KEY_ACTIONS = {pygame.K_UP: MAIN_ENGINE, pygame.K_LEFT: PUSH_LEFT, pygame.K_RIGHT: PUSH_RIGHT}
+ARROW_ACTIONS = {"up": MAIN_ENGINE, "left": PUSH_LEFT, "right": PUSH_RIGHT}  # by name: the notebook's page sends these
+KEY_ACTIONS = {getattr(pygame, f"K_{name.upper()}"): action for name, action in ARROW_ACTIONS.items()}
 SHORT_NAMES = {DO_NOTHING: "nothing", PUSH_LEFT: "push left (right engine)", MAIN_ENGINE: "main engine",
                PUSH_RIGHT: "push right (left engine)"}
 SCORE_COLUMNS = ["finished_utc", "seed", "points", "outcome", "steps", "steps_do_nothing", "steps_right_engine",
@@ -49,6 +50,7 @@ SCENE_SIZE = (600, 400)  # LunarLander-v2's frames
 PANEL_HEIGHT = 100
 WINDOW_SIZE = (SCENE_SIZE[0], SCENE_SIZE[1] + PANEL_HEIGHT)
 TITLE = "Lunar Lander: fly it yourself"
+FPS = 30  # steps a second, by default
 NEW_SEEDS = random.Random()  # from the system's entropy: utils seeds the random module itself on import
 
 
@@ -61,9 +63,10 @@ def action_for(held_actions, step):
     return held_actions[step % len(held_actions)]
 
 
-def held_actions(pressed):
-    """The actions of the arrow keys held down in pressed (pygame.key.get_pressed()), up first."""
-    return [action for key, action in KEY_ACTIONS.items() if pressed[key]]
+def held_actions(pressed, key_actions=KEY_ACTIONS):
+    """The actions of the arrow keys held down, up first: pressed[key] is true for a key held
+    (pygame.key.get_pressed(), or a dict of ARROW_ACTIONS' names with those as key_actions)."""
+    return [action for key, action in key_actions.items() if pressed[key]]
 
 
 # ----------------------------------------------------------------------------- scores
@@ -114,10 +117,33 @@ def score_row(seed, flight, shipped, yours):
             "points": round(flight["total_points"], 2), "outcome": flight["outcome"], "steps": flight["steps"],
             "steps_do_nothing": counts[DO_NOTHING], "steps_right_engine": counts[PUSH_LEFT],
             "steps_main_engine": counts[MAIN_ENGINE], "steps_left_engine": counts[PUSH_RIGHT],
-            "shipped_network_points": _points_or_blank(shipped), "your_network_points": _points_or_blank(yours)}
+            "shipped_network_points": points_or_blank(shipped), "your_network_points": points_or_blank(yours)}
 
 
-def _points_or_blank(result):
+def result_lines(seed, flight, shipped, yours, your_name):
+    """The lines shown when a flight ends: (text, look), look 'lit', 'text' or 'dim'."""
+    lines = [(f"You: {flight['total_points']:.1f} points, {flight['outcome']}", "lit"),
+             (f"Shipped network: {describe(shipped)}", "text"),
+             (f"Your {your_name}: {describe(yours)}", "text"),
+             (f"Same start for all: seed {seed}", "dim"),
+             ("R: this start again   N: a new start   Esc: quit", "text")]
+    beaten = [name for name, result in [("the shipped network", shipped), ("your network", yours)]
+              if result and "total_points" in result and flight["total_points"] > result["total_points"]]
+    if beaten:
+        lines.insert(3, (f"You beat {' and '.join(beaten)}!", "lit"))
+    return lines
+
+
+def describe(result, why=False):
+    """A network's result in a few words; a network that cannot be loaded, with the reason when why."""
+    if result is None:
+        return "none trained yet"
+    if "problem" in result:
+        return f"cannot be loaded ({result['problem']})" if why else "cannot be loaded (the terminal says why)"
+    return f"{result['total_points']:.1f} points, {result['outcome']}"
+
+
+def points_or_blank(result):
     return round(result["total_points"], 2) if result and "total_points" in result else ""
 
 
@@ -162,6 +188,7 @@ class Painter:
     """Draws the scene, the panel of keys and points, and the messages over the scene."""
 
     BACKGROUND, TEXT, DIM, LIT = (24, 24, 32), (235, 235, 235), (150, 150, 160), (255, 170, 40)
+    LOOKS = {"text": TEXT, "dim": DIM, "lit": LIT}  # result_lines' looks
 
     def __init__(self, screen):
         pygame.font.init()
@@ -296,20 +323,13 @@ class Game:
         yours = self._network_points("yours", self._network(mine)) if mine.exists() else None
         append_score(self.args.scores, score_row(self.seed, self.flight, shipped, yours))
         flight = self.flight
-        lines = [(f"You: {flight['total_points']:.1f} points, {flight['outcome']}", Painter.LIT),
-                 (f"Shipped network: {_describe(shipped)}", Painter.TEXT),
-                 (f"Your {self.args.your_model.name}: {_describe(yours)}", Painter.TEXT),
-                 (f"Same start for all: seed {self.seed}", Painter.DIM),
-                 ("R: this start again   N: a new start   Esc: quit", Painter.TEXT)]
-        beaten = [name for name, result in [("the shipped network", shipped), ("your network", yours)]
-                  if result and "total_points" in result and flight["total_points"] > result["total_points"]]
-        if beaten:
-            lines.insert(3, (f"You beat {' and '.join(beaten)}!", Painter.LIT))
+        lines = [(text, Painter.LOOKS[look])
+                 for text, look in result_lines(self.seed, flight, shipped, yours, self.args.your_model.name)]
         self._draw(self.frame, flight, None, lines)
         self.log(f"over seed={self.seed} points={flight['total_points']:.2f} outcome={flight['outcome']} "
-                 f"steps={flight['steps']} shipped={_points_or_blank(shipped)} yours={_points_or_blank(yours)}")
+                 f"steps={flight['steps']} shipped={points_or_blank(shipped)} yours={points_or_blank(yours)}")
         print(f"Seed {self.seed}: you {flight['total_points']:.1f} points ({flight['outcome']}), the shipped "
-              f"network {_describe(shipped, why=True)}, your network {_describe(yours, why=True)}.", flush=True)
+              f"network {describe(shipped, why=True)}, your network {describe(yours, why=True)}.", flush=True)
         return lines
 
     def wait_after(self, lines):
@@ -356,21 +376,12 @@ class Game:
         return self.network_points[key]
 
 
-def _describe(result, why=False):
-    """A network's result in a few words; a network that cannot be loaded, with the reason when why."""
-    if result is None:
-        return "none trained yet"
-    if "problem" in result:
-        return f"cannot be loaded ({result['problem']})" if why else "cannot be loaded (the terminal says why)"
-    return f"{result['total_points']:.1f} points, {result['outcome']}"
-
-
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m scripts.play", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=_seed, help="the start to fly (default: a new one each time)")
-    parser.add_argument("--fps", type=_positive, default=30,
-                        help="steps a second (default 30; the simulation's own pace is 50)")
+    parser.add_argument("--fps", type=_positive, default=FPS,
+                        help=f"steps a second (default {FPS}; the simulation's own pace is 50)")
     parser.add_argument("--scores", type=Path, default=SCORES, help=f"the CSV of results (default {SCORES})")
     parser.add_argument("--your-model", type=Path, default=LEARNERS_MODEL,
                         help=f"your trained network, where it exists (default {LEARNERS_MODEL})")

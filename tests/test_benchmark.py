@@ -46,6 +46,15 @@ def test_video_panel_benchmark_tiny_mode_prints_its_figures():
         assert figures[key] > 0  # timings: their sizes are for the reader, not for a test on a shared machine
 
 
+def test_fly_widget_benchmark_tiny_mode_prints_its_figures():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.fly_widget", "--frames", "20", "--seconds", "1"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["frames"] == 20 and figures["kernel_fps"] > 0 and figures["tick_ms"] > 0
+    assert "frames a second reached the client" in result.stdout
+
+
 @pytest.mark.cluster
 def test_cluster_benchmark_tiny_mode_gives_the_same_results_and_prints_its_figures():
     """make test-cluster: a two-node Ray cluster of its own (Ray, root), a compare and a class through it and here."""

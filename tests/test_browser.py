@@ -5,6 +5,8 @@ on 127.0.0.1 with a token, over a copy of the project in a temporary folder, so 
 writes into the working tree except the screenshots in build/browser/. Chromium is the
 system's (Debian's `chromium` package): the build Playwright downloads cannot play H.264.
 """
+import base64
+import csv
 import difflib
 import json
 import os
@@ -19,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import imageio.v2 as imageio
+import nbformat
 import numpy as np
 import pytest
 from conftest import LEARNER_ENV, ROOT
@@ -28,7 +31,7 @@ from scripts.notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebo
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = ROOT / "build" / "browser"
-PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py")
+PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py", "lander_widgets.py", "scripts/play.py")
 PROJECT_FOLDERS = ("images", "models", "videos")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -106,6 +109,7 @@ def project_copy(folder):
     """Copy what a learner has (the notebook, utils, grader, images, models, videos) into folder."""
     folder.mkdir(parents=True)
     for name in PROJECT_FILES:
+        (folder / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, folder / name)
     for name in PROJECT_FOLDERS:
         shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("*.mp4"))
@@ -295,11 +299,17 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture()
-def page(browser):
+def new_page(browser):
+    """A page in a browser context of its own (no cookies or storage shared), and that context."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    return page, context
+
+
+@pytest.fixture()
+def page(browser):
+    page, context = new_page(browser)
     yield page
     context.close()
 
@@ -447,3 +457,190 @@ def test_the_reopened_notebook_plays_its_videos_before_and_after_trust(page, lab
         redrawn = cell.locator("video:not([data-rendered-untrusted])")  # the output's render once trusted
         redrawn.wait_for()
         assert video_problems(redrawn) == [], "trusted"
+
+
+# ----------------------------------------------------------------------------- section 10's widgets
+
+@pytest.fixture(scope="module")
+def widgets_page(browser, lab):
+    """One page and kernel for the widget scenarios: the notebook's probe and fly cells, run on the shipped network.
+
+    Yields the page, the project folder the kernel runs in, and the shipped network (loaded here too).
+    """
+    import utils
+
+    folder = project_copy(lab["root"] / "widgets")
+    notebook = load_notebook()
+    cells = [nbformat.v4.new_code_cell("import utils\n\nnetwork_to_watch = q_network = "
+                                       "utils.load_model('models/lunar_lander_model.h5')"),
+             *[nbformat.v4.new_code_cell(cell.source) for tag in ("probe", "fly")
+               for cell in tagged_cells(notebook, tag)]]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata),  # its kernel: no dialog
+                   str(folder / "widgets.ipynb"))
+    page, context = new_page(browser)
+    started = time.perf_counter()
+    open_notebook(page, lab, "widgets/widgets.ipynb")
+    shown = run_all_cells(page, timeout_s=180)
+    assert [cell["stderr"] for cell in shown] == [0, 0, 0], [cell["output"][:500] for cell in shown]
+    page.locator(".lander-probe .lander-map img, .lander-probe img.lander-map").first.wait_for()
+    page.locator(".lander-fly canvas").wait_for()
+    print(f"\nwidget scenarios: notebook opened and run in {time.perf_counter() - started:.1f} s")
+    yield {"page": page, "folder": folder, "network": utils.load_model(str(ROOT / "models" / "lunar_lander_model.h5"))}
+    context.close()
+
+
+def shown_state(page):
+    """The state the probe's controls show: the six sliders' readouts and the two leg toggles."""
+    readouts = page.locator(".lander-probe .widget-slider .widget-readout").all_text_contents()
+    legs = page.locator(".lander-probe .widget-toggle-button").evaluate_all(
+        "buttons => buttons.map(button => button.classList.contains('mod-active'))")
+    numbers = [float(text.replace("\N{MINUS SIGN}", "-")) for text in readouts]  # d3's format writes U+2212
+    return np.array(numbers + [float(leg) for leg in legs], dtype=np.float32)
+
+
+def shown_q_values(page):
+    return [float(text) for text in page.locator(".lander-probe .lander-q").all_text_contents()]
+
+
+# Runs in the page: whether the policy map shows the PNG (base64) given, fetched from the image's own source.
+MAP_SHOWS_JS = """async png => {
+    const image = document.querySelector('.lander-probe img.lander-map, .lander-probe .lander-map img');
+    if (!image || !image.src) return false;
+    const bytes = new Uint8Array(await (await fetch(image.src)).arrayBuffer());
+    let text = '';
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    return btoa(text) === png;
+}"""
+
+
+def wait_for_map(page, network, state, axes=("x position", "y position")):
+    """Wait until the page's policy map is the one a probe of network made here draws for state and axes."""
+    import lander_widgets
+
+    here = lander_widgets.Probe(network)
+    here.x_axis.value, here.y_axis.value = axes
+    here.set_state(state)
+    page.wait_for_function(MAP_SHOWS_JS, arg=base64.b64encode(here.map.value).decode())
+
+
+def drag_slider(page, number, fraction):
+    """Drag slider number (0-based) with the mouse to fraction of its track, as a person would."""
+    slider = page.locator(".lander-probe .widget-slider").nth(number)
+    track, handle = slider.locator(".noUi-target"), slider.locator(".noUi-handle")
+    box, grip = track.bounding_box(), handle.bounding_box()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def test_moving_a_slider_shows_the_networks_q_values_for_that_state(widgets_page):
+    import utils
+
+    page, network = widgets_page["page"], widgets_page["network"]
+    started = time.perf_counter()
+    for number, fraction in [(0, 0.75), (1, 0.3), (4, 0.6)]:  # x, y and the angle
+        before = shown_state(page)
+        drag_slider(page, number, fraction)
+        page.wait_for_function("([number, old]) => document.querySelectorAll('.lander-probe .widget-slider "
+                               ".widget-readout')[number].textContent !== old",
+                               arg=[number, f"{before[number]:.2f}".replace("-", "\N{MINUS SIGN}")])
+        state = shown_state(page)
+        expected = network(state[None]).numpy()[0]
+        texts = [f"{value:.3f}" for value in expected]
+        page.wait_for_function("texts => JSON.stringify([...document.querySelectorAll('.lander-probe .lander-q')]"
+                               ".map(label => label.textContent)) === JSON.stringify(texts)", arg=texts)
+        np.testing.assert_allclose(shown_q_values(page), expected, atol=6e-4)
+        wait_for_map(page, network, state)  # the map too, for this state: the same picture as drawn here
+        greedy = page.locator(".lander-probe .lander-greedy").text_content()
+        assert greedy == f"Greedy action: {utils.ACTION_NAMES[int(np.argmax(expected))]}", greedy
+    print(f"\nprobe: 3 sliders dragged and the bars read in {time.perf_counter() - started:.1f} s")
+    shoot(page.locator(".lander-probe"), "probe_widget.png")
+
+
+def test_the_policy_maps_axes_can_be_changed(widgets_page):
+    page = widgets_page["page"]
+    image = page.locator(".lander-probe .lander-map img, .lander-probe img.lander-map").first
+    before = image.get_attribute("src")
+    page.locator(".lander-probe .lander-x select").select_option("angle")
+    page.wait_for_function("old => { const image = document.querySelector('.lander-probe img.lander-map, "
+                           ".lander-probe .lander-map img'); return image && image.src !== old; }", arg=before)
+    wait_for_map(page, widgets_page["network"], shown_state(page), ("angle", "y position"))
+    page.locator(".lander-probe .lander-y select").select_option("angle")  # the same number: the axes swap
+    page.wait_for_function("() => document.querySelector('.lander-probe .lander-x select').value === 'y position'")
+    wait_for_map(page, widgets_page["network"], shown_state(page), ("y position", "angle"))
+    shoot(page.locator(".lander-probe"), "probe_widget_angle.png")
+
+
+def fly_status(page):
+    """The fly widget's status line: {'y': float, 'firing': str, ...}."""
+    text = page.locator(".lander-fly .lander-status").text_content()
+    found = re.search(r"seed (\d+)\s+step (\d+)\s+points (\S+)\s+x (\S+)\s+y (\S+)\s+firing: ([a-z ()-]+?)(\s{2}|$)",
+                      text)
+    assert found, text
+    seed, step, points, x, y, firing = found.groups()[:6]
+    return {"seed": int(seed), "step": int(step), "points": float(points), "y": float(y), "firing": firing.strip()}
+
+
+def wait_for_step(page, step):
+    page.wait_for_function("step => Number(document.querySelector('.lander-fly .lander-status').textContent"
+                           ".match(/step (\\d+)/)[1]) >= step", arg=step)
+
+
+def frames_drawn(canvas):
+    """Frames the canvas received and drew so far, and the page's clock in ms."""
+    return canvas.evaluate("canvas => [Number(canvas.dataset.framesReceived), Number(canvas.dataset.framesDrawn),"
+                           " performance.now()]")
+
+
+def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(widgets_page):
+    page = widgets_page["page"]
+    canvas = page.locator(".lander-fly canvas")
+    canvas.scroll_into_view_if_needed()
+    canvas.click()
+    assert fly_status(page)["step"] == 0
+    page.keyboard.press("ArrowRight")  # the flight starts; then no key for a second: the lander falls into sight
+    wait_for_step(page, 15)
+    page.keyboard.down("ArrowUp")
+    wait_for_step(page, fly_status(page)["step"] + 3)
+    early, (received_then, frames_then, ms_then) = fly_status(page), frames_drawn(canvas)
+    # The engine first stops the fall, then lifts: wait until the lander is higher than its lowest.
+    lowest = page.evaluate_handle("() => ({y: Infinity})")
+    page.wait_for_function("lowest => { const y = Number(document.querySelector('.lander-fly .lander-status')"
+                           ".textContent.match(/ y (\\S+)/)[1]); lowest.y = Math.min(lowest.y, y);"
+                           " return y > lowest.y + 0.03; }", arg=lowest, timeout=15_000)
+    late = fly_status(page)
+    shoot(page.locator(".lander-fly"), "fly_widget.png")
+    page.keyboard.up("ArrowUp")
+    page.wait_for_timeout(1000)  # and a second falling: the frame rate is measured from the engine's start
+    (received_now, frames_now, ms_now), last = frames_drawn(canvas), fly_status(page)
+    seconds = (ms_now - ms_then) / 1000
+    fps, steps_a_second = (frames_now - frames_then) / seconds, (last["step"] - early["step"]) / seconds
+    print(f"\nfly: {fps:.1f} frames a second drawn in the page ({(received_now - received_then) / seconds:.1f} "
+          f"received), {steps_a_second:.1f} steps a second in the kernel, "
+          f"over {seconds:.1f} s (load {os.getloadavg()[0]:.1f}); with the main engine on, y {early['y']:+.3f}, "
+          f"then down to {lowest.evaluate('lowest => lowest.y'):+.3f} and up to {late['y']:+.3f}")
+    assert late["firing"] == "main engine", late
+    assert late["y"] > lowest.evaluate("lowest => lowest.y") + 0.03, (early, late)
+    # The pace itself depends on the machine's load: benchmarks/fly_widget.py measures it. Here: frames come.
+    assert frames_now - frames_then >= 10 and last["step"] - early["step"] >= 10, (frames_now - frames_then, last)
+
+
+def test_a_flight_to_its_end_is_scored_in_play_scores_csv_and_esc_stops(widgets_page):
+    page, folder = widgets_page["page"], widgets_page["folder"]
+    canvas = page.locator(".lander-fly canvas")
+    canvas.click()
+    page.keyboard.press("ArrowLeft")  # starts the flight where the last scenario did not; then no key: it falls
+    message = page.locator(".lander-fly .lander-message")
+    message.locator("text=/^You: /").wait_for(timeout=60_000)
+    seed = fly_status(page)["seed"]
+    scores = folder / "build" / "play_scores.csv"
+    rows = list(csv.DictReader(scores.open()))
+    assert rows and rows[-1]["seed"] == str(seed) and rows[-1]["shipped_network_points"], rows
+    assert f"Same start for all: seed {seed}" in message.text_content()
+    shoot(page.locator(".lander-fly"), "fly_widget_over.png")
+    page.keyboard.press("r")
+    message.locator("text=/press an arrow key to start/").wait_for()
+    assert fly_status(page) == {**fly_status(page), "seed": seed, "step": 0}  # the same start again
+    page.keyboard.press("Escape")
+    message.locator("text=/^Stopped/").wait_for()

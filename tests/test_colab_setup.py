@@ -33,9 +33,27 @@ def pins(setup_cell):
     return ast.literal_eval(value)
 
 
-def run_cell(setup_cell, monkeypatch, tmp_path, on_colab, versions=None, pip_fails=False):
-    """Run the cell in tmp_path; return (printed text, the pip commands it ran)."""
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab") if on_colab else None)
+HELPERS = ("utils.py", "public_tests.py", "lander_widgets.py", "scripts/play.py")  # what the cell looks for
+
+
+def learners_files(folder):
+    """The files a learner uploads next to the notebook (empty stand-ins)."""
+    for name in HELPERS:
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text("")
+
+
+def stand_in_colab(widget_managers):
+    """A google.colab module whose output.enable_custom_widget_manager() is counted in widget_managers."""
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: widget_managers.append("enabled"))
+    return colab
+
+
+def run_cell(setup_cell, monkeypatch, tmp_path, on_colab, versions=None, pip_fails=False, widget_managers=None):
+    """Run the cell in tmp_path; return the pip commands it ran."""
+    colab = stand_in_colab([] if widget_managers is None else widget_managers) if on_colab else None
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
     if versions:
         import importlib.metadata
         real_version = importlib.metadata.version
@@ -60,7 +78,8 @@ def test_it_is_the_first_code_cell(notebook, setup_cell):
 def test_its_pins_are_those_of_requirements_txt(setup_cell):
     required = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^;\s]+)", (ROOT / "requirements.txt").read_text(), re.M))
     installs = pins(setup_cell)
-    assert sorted(installs) == ["Box2D", "PyVirtualDisplay", "gym", "gym-notices", "imageio-ffmpeg"]
+    assert sorted(installs) == ["Box2D", "PyVirtualDisplay", "anywidget", "gym", "gym-notices", "imageio-ffmpeg",
+                                "ipywidgets", "psygnal"]
     assert installs == {name: required[name] for name in installs}
 
 
@@ -70,11 +89,13 @@ def test_it_does_nothing_outside_colab(setup_cell, monkeypatch, tmp_path, capsys
 
 
 def test_on_colab_it_installs_only_what_differs_and_says_so_in_one_line(setup_cell, monkeypatch, tmp_path, capsys):
-    for name in ("utils.py", "public_tests.py"):
-        (tmp_path / name).write_text("")
+    learners_files(tmp_path)
     colab = {**pins(setup_cell), "gym": "0.25.2", "gym-notices": "0.1.0", "tensorflow": "2.20.0", "keras": "3.13.2",
              "numpy": "2.1.3"}  # Colab's, with the rest in place already
-    commands = run_cell(setup_cell, monkeypatch, tmp_path, on_colab=True, versions=colab)
+    widget_managers = []
+    commands = run_cell(setup_cell, monkeypatch, tmp_path, on_colab=True, versions=colab,
+                        widget_managers=widget_managers)
+    assert widget_managers == ["enabled"]  # Colab draws anywidget's canvas only with its custom widget manager
     assert commands == [[sys.executable, "-m", "pip", "install", "--quiet", "gym==0.24.0", "gym-notices==0.0.7"]]
     out = capsys.readouterr().out
     assert out == ("Colab: installed gym==0.24.0, gym-notices==0.0.7; "
@@ -82,8 +103,7 @@ def test_on_colab_it_installs_only_what_differs_and_says_so_in_one_line(setup_ce
 
 
 def test_on_colab_with_everything_in_place_it_runs_no_pip(setup_cell, monkeypatch, tmp_path, capsys):
-    for name in ("utils.py", "public_tests.py"):
-        (tmp_path / name).write_text("")
+    learners_files(tmp_path)
     assert run_cell(setup_cell, monkeypatch, tmp_path, on_colab=True, versions=pins(setup_cell)) == []
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Colab: gym 0.24.0, Box2D and the rest already installed; kept")
@@ -93,7 +113,7 @@ def test_on_colab_without_the_helpers_it_says_how_to_get_them(setup_cell, monkey
     run_cell(setup_cell, monkeypatch, tmp_path, on_colab=True, versions=pins(setup_cell))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    assert lines[1].startswith(f"utils.py and public_tests.py not found in {tmp_path}: upload")
+    assert lines[1].startswith(f"{', '.join(HELPERS)} not found in {tmp_path}: upload")
     assert "Files panel" in lines[1] and "clone" in lines[1]
 
 

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.slow
 def project_copy(tmp_path):
     work = tmp_path / "project"
     work.mkdir()
-    for name in ("utils.py", "public_tests.py", "C3_W3_A1_Assignment.ipynb"):
+    for name in ("utils.py", "public_tests.py", "C3_W3_A1_Assignment.ipynb", "lander_widgets.py"):
         shutil.copy(ROOT / name, work / name)
+    (work / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "play.py", work / "scripts" / "play.py")  # lander_widgets imports it
     for folder in ("images", "models"):
         shutil.copytree(ROOT / folder, work / folder)
     return work
@@ -96,6 +98,19 @@ def test_plot_video_and_evaluation_appear(short_run):
     assert "mean return" in evaluation.outputs[0]["data"]["text/html"]
     html = (build / "C3_W3_A1_Assignment.html").read_text()
     assert "data:video/mp4;base64," in html
+
+
+def test_the_widget_cells_say_in_one_line_where_to_try_them(short_run):
+    """Run by nbclient, with no page to draw widgets, the probe and the flight each print one line."""
+    _, _, build = short_run
+    notebook = nbformat.read(str(build / "C3_W3_A1_Assignment.ipynb"), as_version=4)
+    for tag, what in [("probe", "Probing the network"), ("fly", "Flying the lander")]:
+        (cell,) = tagged_cells(notebook, tag)
+        lines = outputs_text(cell).splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{what} needs a notebook open in a page (run by nbclient, "
+                                                       "as make run does"), lines
+        assert "JupyterLab or Colab" in lines[0]
+        assert not [o for o in cell.outputs if o.output_type != "stream"]  # no widget left to draw nothing
 
 
 def test_the_graded_cells_ran_the_hints_answers(short_run):

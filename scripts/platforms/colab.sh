@@ -48,6 +48,9 @@ inside() {
   mkdir -p "$site/google/colab"
   echo '"""Stand-in for Colab'"'"'s google.colab: the notebook'"'"'s set-up cell only asks whether it imports."""' \
     >"$site/google/colab/__init__.py"
+  printf '%s\n' '"""Stand-in for Colab'"'"'s google.colab.output: the set-up cell turns on its widget manager."""' \
+    '' '' 'def enable_custom_widget_manager():' '    """Colab lets its page load the widgets'"'"' own code (anywidget'"'"'s); nothing to do here."""' \
+    >"$site/google/colab/output.py"
   wanted=$(sha256sum requirements.txt | cut -c1-16)
   if [ "$(cat "$PINS/.made-from" 2>/dev/null)" != "$wanted" ]; then
     echo "Making the pinned requirements' Python in $PINS..."
@@ -61,7 +64,8 @@ print(f"tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__v
     2>/dev/null); ready after $((SECONDS - started)) s."
 
   rm -rf /root/learner && mkdir /root/learner
-  cp -r utils.py public_tests.py models images /root/learner/
+  cp -r utils.py public_tests.py lander_widgets.py models images /root/learner/
+  mkdir /root/learner/scripts && cp scripts/play.py /root/learner/scripts/  # lander_widgets imports it
   "$COLAB/bin/python" -m scripts.platforms.colab_notebook /root/learner build/colab --episodes "$EPISODES"
   echo "The notebook ran in $((SECONDS - started)) s so far; now the tests, in Colab's Python."
   OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest -n auto --dist loadscope $COLAB_TESTS \
