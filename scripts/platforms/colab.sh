@@ -20,7 +20,7 @@ PINS=/opt/pins    # the pinned requirements' Python, inside the chroot
 EPISODES=${COLAB_EPISODES:-5}
 # The tests to run there (pytest arguments): those whose outcome Colab's versions can change.
 COLAB_TESTS=${COLAB_TESTS:-tests/test_model_files.py tests/test_quiet_tensorflow.py tests/test_colab_setup.py \
-tests/test_grader.py tests/test_grader_catalogue.py}
+tests/test_grader.py tests/test_grader_catalogue.py tests/test_widgets.py}
 
 # Inside the chroot, in the clone: make or restore both Pythons, run the notebook, then the tests.
 inside() {
