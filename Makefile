@@ -22,7 +22,7 @@ help:  ## List the targets with what each does (make alone runs make run)
 # made once, not once a worker.
 TESTS ?= tests
 test: $(READY)  ## Run the test suite on every core (TESTS="tests/test_x.py ..." runs some of it)
-	$(PY) -m pytest -n auto --dist loadscope $(TESTS)
+	$(PY) -m pytest -n auto --dist loadscope --durations=15 $(TESTS)
 
 # The class grader: each graded cell in a sandbox, judged outside it. With no SUBMISSIONS, the
 # notebook in this folder: a learner sees the grade it would get.

@@ -11,7 +11,6 @@ Usage: python -m benchmarks.grading_speed [--submissions 40] [--whole-notebooks 
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from grading.__main__ import Submission, grade
-from scripts.notebook_tools import ROOT, answered_notebook, load_notebook, tagged_cells
+from scripts.notebook_tools import answered_notebook, copy_learner_files, load_notebook, tagged_cells
 from scripts.run_notebook import notebook_client
 
 # Ordinary submissions: (name, edit of the answered notebook's graded cells, expected UNQ_C1 and UNQ_C2 points)
@@ -68,9 +67,7 @@ def whole_notebook_rate(count, episodes):
     started = time.perf_counter()
     for _ in range(count):
         with tempfile.TemporaryDirectory() as workdir:
-            for name in ("utils.py", "public_tests.py", "images"):
-                copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
-                copy(ROOT / name, Path(workdir) / name)
+            copy_learner_files(workdir)
             (Path(workdir) / "videos").mkdir()
             notebook = answered_notebook(load_notebook(), num_episodes=episodes)
             notebook_client(notebook, workdir, client_class=NotebookClient).execute()

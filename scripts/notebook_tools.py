@@ -2,6 +2,7 @@
 import ast
 import copy
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -11,7 +12,20 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "C3_W3_A1_Assignment.ipynb"
 EXERCISES = ("UNQ_C1", "UNQ_C2")
 UTILS_SETTINGS = ("TAU", "E_DECAY", "E_MIN", "MINIBATCH_SIZE")  # utils' constants that shape the training
+# What the notebook needs beside it to run top to bottom (lander_widgets imports scripts/play.py).
+LEARNER_FILES = ("utils.py", "public_tests.py", "lander_widgets.py", "scripts/play.py", "images", "models")
 _HINT_CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def copy_learner_files(folder):
+    """Copy LEARNER_FILES into folder, as a learner's working folder holds them."""
+    folder = Path(folder)
+    for name in LEARNER_FILES:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, folder / name)
+        else:
+            shutil.copy(ROOT / name, folder / name)
 
 
 def load_notebook(path=NOTEBOOK):

@@ -26,13 +26,11 @@ import numpy as np
 import pytest
 from conftest import LEARNER_ENV, ROOT
 
-from scripts.notebook_tools import EXERCISES, NOTEBOOK, hint_answer, load_notebook, tagged_cells
+from scripts.notebook_tools import EXERCISES, NOTEBOOK, copy_learner_files, hint_answer, load_notebook, tagged_cells
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = ROOT / "build" / "browser"
-PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py", "lander_widgets.py", "scripts/play.py")
-PROJECT_FOLDERS = ("images", "models", "videos")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
@@ -108,11 +106,9 @@ VIDEO_JS = """async (video) => {
 def project_copy(folder):
     """Copy what a learner has (the notebook, utils, grader, images, models, videos) into folder."""
     folder.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        (folder / name).parent.mkdir(exist_ok=True)
-        shutil.copy(ROOT / name, folder / name)
-    for name in PROJECT_FOLDERS:
-        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("*.mp4"))
+    copy_learner_files(folder)
+    shutil.copy(NOTEBOOK, folder)
+    shutil.copytree(ROOT / "videos", folder / "videos", ignore=shutil.ignore_patterns("*.mp4"))
     return folder
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import LEARNER_ENV, ROOT, sends_ctrl_c, takes_ctrl_c
 
 import utils
-from scripts.notebook_tools import tagged_cells
+from scripts.notebook_tools import NOTEBOOK, copy_learner_files, tagged_cells
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +23,8 @@ pytestmark = pytest.mark.slow
 def project_copy(tmp_path):
     work = tmp_path / "project"
     work.mkdir()
-    for name in ("utils.py", "public_tests.py", "C3_W3_A1_Assignment.ipynb", "lander_widgets.py"):
-        shutil.copy(ROOT / name, work / name)
-    (work / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "play.py", work / "scripts" / "play.py")  # lander_widgets imports it
-    for folder in ("images", "models"):
-        shutil.copytree(ROOT / folder, work / folder)
+    copy_learner_files(work)
+    shutil.copy(NOTEBOOK, work)
     return work
 
 

@@ -19,6 +19,9 @@ from grading.sandbox import bubblewrap
 from scripts.notebook_tools import answered_notebook, tagged_cells
 
 pytestmark = pytest.mark.slow
+# Each exercise's time limit in the hostile class: what the endless loop costs. A right answer takes a
+# few seconds alone, but 25 s was passed under make test's load, other tests grading beside it.
+TIME_LIMIT_S = 90
 
 class Listener:
     """A TCP server on 127.0.0.1 that records every connection it gets."""
@@ -111,7 +114,7 @@ def hostile_class(tmp_path_factory):
     nbformat.write(answered_notebook(NOTEBOOK), str(folder / "honest.ipynb"))
     nbformat.write(answered_notebook(NOTEBOOK), str(folder / "=HYPERLINK(1).ipynb"))
     utils_before = (ROOT / "utils.py").read_bytes()
-    result, rows = grade_class(folder, out, "--timeout", "25", "--memory", "1536")
+    result, rows = grade_class(folder, out, "--timeout", str(TIME_LIMIT_S), "--memory", "1536")
     yield {"result": result, "rows": rows, "out": out, "canary": canary, "listener": listener,
            "utils_unchanged": (ROOT / "utils.py").read_bytes() == utils_before}
     listener.server.close()
@@ -146,7 +149,7 @@ def test_cheats_and_attacks_score_nothing(hostile_class, name):
 
 @needs_bwrap
 @pytest.mark.parametrize("name, exercise, words", [
-    ("endless_loop", "UNQ_C1", "time limit of 25"),
+    ("endless_loop", "UNQ_C1", f"time limit of {TIME_LIMIT_S}"),
     ("allocates_6_gib", "UNQ_C2", "MemoryError"),
     ("patches_tensorflow_for_the_next_cell", "UNQ_C1", "not done yet"),
 ])

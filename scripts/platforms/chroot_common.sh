@@ -39,6 +39,7 @@ bootstrap() {
   shift 2
   if [ -e "$dir/.made" ] || { [ -x "$dir/usr/bin/python3" ] && [ -x "$dir/usr/bin/make" ]; }; then return; fi
   echo "Making a Debian $release system in $dir (debootstrap)..."
+  mkdir -p "$(dirname "$dir")"
   rm -rf "$dir.partial"
   debootstrap --variant=minbase "$@" "$release" "$dir.partial" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
     >"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; exit 1; }
