@@ -159,6 +159,18 @@ def probe_exercise_2(namespace, probe, public_tests, tf):
 PROBES = {"UNQ_C1": probe_exercise_1, "UNQ_C2": probe_exercise_2}
 
 
+def measure(task, public_tests, tf):
+    """Run the task's cells, then its exercise's probe: the report (plain data), or None in a process
+    that the learner's code forked (only the original reports)."""
+    pid = os.getpid()
+    namespace, cell_error = run_cells(task["setup"], task["answer"])
+    if os.getpid() != pid:
+        return None
+    with warnings.catch_warnings():  # the probes' own warnings are not the learner's output
+        warnings.simplefilter("ignore")
+        return {"cell_error": cell_error, **PROBES[task["exercise"]](namespace, task["probe"], public_tests, tf)}
+
+
 def main():
     report_fd = int(sys.argv[1])
     task = json.loads(sys.stdin.read())
@@ -170,13 +182,9 @@ def main():
 
     tf.config.threading.set_intra_op_parallelism_threads(1)  # the grader runs several sandboxes at once
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    probe, pid = PROBES[task["exercise"]], os.getpid()
-    namespace, cell_error = run_cells(task["setup"], task["answer"])
-    if os.getpid() != pid:  # a process the learner's code forked: only the original reports
+    report = measure(task, public_tests, tf)
+    if report is None:
         exit_now(0)
-    with warnings.catch_warnings():  # the probes' own warnings are not the learner's output
-        warnings.simplefilter("ignore")
-        report = {"cell_error": cell_error, **probe(namespace, task["probe"], public_tests, tf)}
     data = dumps(report).encode()
     while data:
         data = data[write(report_fd, data):]

@@ -1,8 +1,9 @@
 """python -m grading, the class grader: right answers get full marks, wrong ones the points they deserve
 with feedback that names the mistake (hostile notebooks: test_sandbox_attacks.py).
 
-Each class is graded once, by the real command in a subprocess (a sandbox per exercise), and the
-tests read its grades.csv and NAME.json files.
+Every answer of the public grader's catalogue goes through the class grader's probe and judge in this
+process; a class of partly right answers is graded once by the real command in a subprocess (a
+sandbox per exercise), and the tests read its grades.csv and NAME.json files.
 """
 import copy
 import csv
@@ -11,13 +12,15 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 from conftest import ROOT, takes_ctrl_c
 from test_grader_catalogue import CATALOGUE
 
-from grading.sandbox import bubblewrap
+from grading.__main__ import grade_exercise, grader_setup
+from grading.sandbox import Run, bubblewrap
 from scripts.notebook_tools import answered_notebook, hint_answer, load_notebook, tagged_cells
 
 pytestmark = pytest.mark.slow
@@ -62,25 +65,73 @@ def points(out, name, exercise):
 
 # ----------------------------------------------------------------------------- the catalogue
 
+PARTIAL = {  # the points each part gets, for answers that are partly right
+    "32 units in layer 1": {"q_network": 0, "target_q_network": 4, "optimizer": 2},
+    "learning rate 0.01": {"q_network": 4, "target_q_network": 4, "optimizer": 0},
+    "blank network": {"q_network": 0, "target_q_network": 4, "optimizer": 2},
+    "no done mask": {"y_targets": 0, "loss": 5},
+    "mean absolute error": {"y_targets": 5, "loss": 0},
+    "loss computed in numpy": {"y_targets": 5, "loss": 0},
+    "blank loss": {"y_targets": 0, "loss": 0},
+}
+
+
 def catalogue_cell(kind, source):
     exercise = KIND_EXERCISE[kind]
     return exercise, (RIGHT["UNQ_C1"] + "\n" + source if exercise == "UNQ_C1" else "# UNQ_C2\n" + source)
 
 
+class InProcess:
+    """A stand-in for grading.sandbox.Sandbox: inside.py's own measure, run in this process (TensorFlow
+    imported once, not once a run), its report handed back as the bytes a sandbox gives the judge. The
+    sandbox itself grades the class below, and test_sandbox_attacks.py attacks it."""
+
+    def run(self, task, timeout, memory_mib):
+        import tensorflow as tf
+
+        import public_tests
+        from grading import inside
+
+        started = time.monotonic()
+        report = json.dumps(inside.measure(task, public_tests, tf)).encode()
+        return Run(report=report, output="", timed_out=False, memory_exceeded=False, returncode=0,
+                   seconds=time.monotonic() - started)
+
+
+@pytest.mark.parametrize("description", [entry[0] for entry in CATALOGUE])
+def test_the_class_grader_on(description):
+    """Right answers, however written, get full marks from the class grader's probe and judge; each wrong
+    one loses points, with feedback naming it."""
+    ((kind, source), expected), = [(answer, expected) for name, answer, expected in CATALOGUE if name == description]
+    exercise, cell = catalogue_cell(kind, source)
+    setup = grader_setup()
+    verdicts, _, _ = grade_exercise(InProcess(), SimpleNamespace(cells={exercise: cell}), exercise, setup["cells"],
+                                    setup["alpha"], {"timeout": 60.0, "memory_mib": 2048})
+    scored, available = sum(v["score"] for v in verdicts), sum(v["max_score"] for v in verdicts)
+    if expected is None:
+        assert scored == available, [v["message"] for v in verdicts]
+    else:
+        feedback = " ".join(v["message"] for v in verdicts if v["score"] < v["max_score"])
+        assert scored < available, "a wrong answer got full marks"
+        assert expected in feedback, f"the feedback should name '{expected}': {feedback}"
+
+
 @pytest.fixture(scope="module")
-def catalogue_class(tmp_path_factory):
-    """The public grader's catalogue as a class: notebook k holds the k-th Exercise 1 and Exercise 2 entries."""
-    folder, out = tmp_path_factory.mktemp("catalogue"), tmp_path_factory.mktemp("catalogue-grades")
+def partial_class(tmp_path_factory):
+    """The partly right answers of PARTIAL as a class graded by python -m grading, sandboxes and all:
+    notebook k holds the k-th of them for Exercise 1 and for Exercise 2 (a right answer where none is left)."""
+    folder, out = tmp_path_factory.mktemp("partial"), tmp_path_factory.mktemp("partial-grades")
     by_exercise = {"UNQ_C1": [], "UNQ_C2": []}
-    for description, (kind, source), expected in CATALOGUE:
-        by_exercise[KIND_EXERCISE[kind]].append((description, *catalogue_cell(kind, source), expected))
+    for description, (kind, source), _ in CATALOGUE:
+        if description in PARTIAL:
+            by_exercise[KIND_EXERCISE[kind]].append((description, *catalogue_cell(kind, source)))
     where = {}
     for k in range(max(map(len, by_exercise.values()))):
         cells = dict(RIGHT)
         for exercise, entries in by_exercise.items():
             if k < len(entries):
-                description, _, cells[exercise], expected = entries[k]
-                where[description] = (f"learner{k:02d}", exercise, expected)
+                description, _, cells[exercise] = entries[k]
+                where[description] = (f"learner{k:02d}", exercise)
         nbformat.write(notebook_with(cells), str(folder / f"learner{k:02d}.ipynb"))
     result, rows = grade_class(folder, out)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -88,42 +139,18 @@ def catalogue_class(tmp_path_factory):
 
 
 @needs_grader
-@pytest.mark.parametrize("description", [entry[0] for entry in CATALOGUE])
-def test_the_class_grader_on(catalogue_class, description):
-    """Right answers, however written, get full marks; each wrong one loses points, with feedback naming it."""
-    out, rows, where = catalogue_class
-    name, exercise, expected = where[description]
-    tests = results_of(out, name, exercise)
-    scored, available = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
-    if expected is None:
-        assert scored == available, [t["output"] for t in tests]
-    else:
-        feedback = " ".join(t["output"] for t in tests if t["score"] < t["max_score"])
-        assert scored < available, "a wrong answer got full marks"
-        assert expected in feedback, f"the feedback should name '{expected}': {feedback}"
+@pytest.mark.parametrize("description", list(PARTIAL))
+def test_partial_answers_get_the_points_they_deserve(partial_class, description):
+    out, rows, where = partial_class
+    name, exercise = where[description]
+    assert points(out, name, exercise) == PARTIAL[description]
     assert rows[name]["status"] == "graded"
 
 
 @needs_grader
-@pytest.mark.parametrize("description, exercise, expected_points", [
-    ("32 units in layer 1", "UNQ_C1", {"q_network": 0, "target_q_network": 4, "optimizer": 2}),
-    ("learning rate 0.01", "UNQ_C1", {"q_network": 4, "target_q_network": 4, "optimizer": 0}),
-    ("no done mask", "UNQ_C2", {"y_targets": 0, "loss": 5}),
-    ("mean absolute error", "UNQ_C2", {"y_targets": 5, "loss": 0}),
-    ("loss computed in numpy", "UNQ_C2", {"y_targets": 5, "loss": 0}),
-    ("blank loss", "UNQ_C2", {"y_targets": 0, "loss": 0}),
-    ("blank network", "UNQ_C1", {"q_network": 0, "target_q_network": 4, "optimizer": 2}),
-])
-def test_partial_answers_get_the_points_they_deserve(catalogue_class, description, exercise, expected_points):
-    out, _, where = catalogue_class
-    name, _, _ = where[description]
-    assert points(out, name, exercise) == expected_points
-
-
-@needs_grader
-def test_the_csv_has_a_row_per_submission_with_its_columns(catalogue_class):
-    out, rows, where = catalogue_class
-    assert set(rows) == {name for name, _, _ in where.values()}
+def test_the_csv_has_a_row_per_submission_with_its_columns(partial_class):
+    out, rows, where = partial_class
+    assert set(rows) == {name for name, _ in where.values()}
     header = next(csv.reader(open(out / "grades.csv")))
     assert header[:6] == ["submission", "status", "score", "max_score", "UNQ_C1", "UNQ_C2"]
     for row in rows.values():
