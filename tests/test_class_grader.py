@@ -297,3 +297,28 @@ def test_a_wrong_loss_close_to_msEs_on_one_mini_batch_is_still_named():
                 "tensor": True, "gradient": None} for case in cases]
     with pytest.raises(AssertionError, match="all four Q-values"):
         judge._judge_loss(results, cases)
+
+
+def test_a_right_loss_gets_full_marks_where_a_first_draw_put_a_unit_on_relus_kink():
+    """Seed 12916's first draw puts a hidden unit of the Q-network 1e-7 from 0 on a state, where float32
+    and float64 disagree on whether it is active: that right answer lost the 5 points of its gradient.
+    The probe is drawn again, and the right answer gets them."""
+    import numpy as np
+
+    import public_tests
+    from grading import judge
+
+    rng = np.random.default_rng(12916)
+    sizes = (public_tests.STATE_SIZE, judge.GRADER_HIDDEN_UNITS, public_tests.NUM_ACTIONS)
+    first = judge.MLP(judge._random_weights(rng, sizes))
+    judge._random_weights(rng, sizes)
+    states = public_tests.make_cases(rng, first, first, first)[2]["states"]
+    assert not judge.clear_of_relu_kink(first, states)  # the premise: the first draw is on the kink
+
+    probe, expected = judge.make_probe("UNQ_C2", np.random.default_rng(12916))
+    assert all(judge.clear_of_relu_kink(case["q_network"], case["states"]) for case in expected["cases"])
+    setup = grader_setup()
+    task = {"exercise": "UNQ_C2", "setup": setup["cells"], "answer": RIGHT["UNQ_C2"], "probe": probe}
+    run = InProcess().run(task, 60.0, 2048)
+    verdicts = judge.judge("UNQ_C2", run, expected, setup["alpha"], {"timeout": 60.0, "memory_mib": 2048})
+    assert all(v["score"] == v["max_score"] for v in verdicts), [v["message"] for v in verdicts]
