@@ -133,7 +133,7 @@ def clear_of_relu_kink(network, states):
 
 
 def _probe_exercise_2(rng):
-    """compute_loss's probe, drawn again (about one draw in 30) while a unit of a Q-network is on relu's kink."""
+    """compute_loss's probe, drawn again (about one draw in 27) while a unit of a Q-network is on relu's kink."""
     sizes = (public_tests.STATE_SIZE, GRADER_HIDDEN_UNITS, public_tests.NUM_ACTIONS)
     while True:
         weights = {"q": _random_weights(rng, sizes), "target": _random_weights(rng, sizes),
