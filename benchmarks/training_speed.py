@@ -33,6 +33,8 @@ import tensorflow as tf
 
 from scripts.notebook_tools import agent_namespace, train, training_episode_function
 
+DEFAULT_STEPS = 6000  # environment steps of each loop
+
 
 def course_get_experiences(memory_buffer):
     """The course's sampler: 64 records drawn one by one, each column gathered in Python."""
@@ -194,8 +196,9 @@ def time_call(function, repeats):
     return float(np.median(rounds))
 
 
-def time_parts(seed):
-    """Milliseconds per call of each part of a training step, for both loops."""
+def time_parts(seed, scale=1.0):
+    """Milliseconds per call of each part of a training step, for both loops; scale (0 to 1) makes
+    fewer calls (a tiny run: --steps below the default)."""
     agent = agent_namespace(seed=seed)
     q_network, experience = agent["q_network"], agent["experience"]
     env = make_env(seed)
@@ -218,18 +221,22 @@ def time_parts(seed):
             environment.reset()
 
     batch = utils.get_experiences(replay_memory)
+
+    def calls(repeats):
+        return max(10, round(repeats * scale))
+
     return {
-        "env step, course": time_call(env_step, 500),
-        "env step, notebook (limit_exhaust_particles)": time_call(lambda: env_step(limited_env), 500),
+        "env step, course": time_call(env_step, calls(500)),
+        "env step, notebook (limit_exhaust_particles)": time_call(lambda: env_step(limited_env), calls(500)),
         "action, course (eager Keras call + get_action)":
-            time_call(lambda: utils.get_action(q_network(np.expand_dims(state, 0)), 0.0), 200),
+            time_call(lambda: utils.get_action(q_network(np.expand_dims(state, 0)), 0.0), calls(200)),
         "action, notebook (NumpyQNetwork + choose_action, greedy)":
-            time_call(lambda: utils.choose_action(state, 0.0, policy_network), 2000),
+            time_call(lambda: utils.choose_action(state, 0.0, policy_network), calls(2000)),
         "weights reload after a learning step (notebook)":
-            time_call(lambda: (policy_network.weights_changed(), policy_network(state)), 500),
-        "sampling, course (deque)": time_call(lambda: course_get_experiences(deque_memory), 500),
-        "sampling, notebook (ReplayMemory)": time_call(lambda: utils.get_experiences(replay_memory), 500),
-        "learning step (agent_learn)": time_call(lambda: agent["agent_learn"](batch, agent["GAMMA"]), 300),
+            time_call(lambda: (policy_network.weights_changed(), policy_network(state)), calls(500)),
+        "sampling, course (deque)": time_call(lambda: course_get_experiences(deque_memory), calls(500)),
+        "sampling, notebook (ReplayMemory)": time_call(lambda: utils.get_experiences(replay_memory), calls(500)),
+        "learning step (agent_learn)": time_call(lambda: agent["agent_learn"](batch, agent["GAMMA"]), calls(300)),
     }
 
 
@@ -263,7 +270,8 @@ def interleaved_rounds(steps, seed, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=6000, help="environment steps per loop (default 6000)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                        help=f"environment steps per loop (default {DEFAULT_STEPS}; fewer: fewer calls of each part)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the speed runs (default 0)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the two loops (default 5)")
     parser.add_argument("--solve", action="store_true", help="also train until solved with the notebook's loop")
@@ -310,7 +318,7 @@ def main():
               f"training takes {slowdown[kind]:.1f}x as long without it")
 
     print("\nParts, milliseconds per call (median of 5 rounds):")
-    parts = time_parts(args.seed)
+    parts = time_parts(args.seed, scale=min(1.0, args.steps / DEFAULT_STEPS))
     for name, milliseconds in parts.items():
         print(f"  {name:58} {milliseconds:7.3f} ms")
 

@@ -11,6 +11,7 @@ Usage: python -m scripts.platforms.check   (needs uv: `make check-platforms` ins
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scripts.platforms import PYTHONS, SUPPORTED, UNSUPPORTED
@@ -18,6 +19,7 @@ from scripts.platforms import PYTHONS, SUPPORTED, UNSUPPORTED
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ONLY = ("gym", "gym-notices")  # pure Python, published as source only
 NEXT_PYTHON = (PYTHONS[-1][0], PYTHONS[-1][1] + 1)
+RESOLVERS = 8  # uv resolutions at once
 
 
 def resolve(target, python):
@@ -44,19 +46,22 @@ def box2d_provider(pins):
 def main():
     pythons = [*PYTHONS, NEXT_PYTHON]
     header = ["target"] + [".".join(map(str, p)) for p in pythons] + ["Box2D from"]
+    targets = [*SUPPORTED.items(), *((t, label) for t, (label, _) in UNSUPPORTED.items())]
+    cells = [(target, python) for target, _ in targets for python in pythons]
+    with ThreadPoolExecutor(RESOLVERS) as pool:  # each resolution mostly waits on the registry
+        resolved = dict(zip(cells, pool.map(lambda cell: resolve(*cell), cells), strict=True))
     rows, failures = [], []
-    for target, label in [*SUPPORTED.items(), *((t, label) for t, (label, _) in UNSUPPORTED.items())]:
-        cells, provider = [], ""
+    for target, label in targets:
+        row, provider = [], ""
         for python in pythons:
-            ok, detail = resolve(target, python)
+            ok, detail = resolved[target, python]
             expected = target in SUPPORTED and python in PYTHONS
             if ok:
                 provider = provider or box2d_provider(detail)
-            cells.append(("ok" if ok else "fails") + ("" if expected else " (unsupported)"))
+            row.append(("ok" if ok else "fails") + ("" if expected else " (unsupported)"))
             if expected and not ok:
                 failures.append(f"{label}, Python {'.'.join(map(str, python))}: {detail}")
-        rows.append([f"{label.split(' (')[0]} ({target})", *cells, provider or "-"])
-        print(" | ".join(rows[-1]), flush=True)
+        rows.append([f"{label.split(' (')[0]} ({target})", *row, provider or "-"])
 
     print("\n| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
     for row in rows:
