@@ -132,17 +132,21 @@ def clear_of_relu_kink(network, states):
     return True
 
 
+def draw_exercise_2(rng, sizes):
+    """One draw of compute_loss's probe: the grader's networks' weights, the networks, the mini-batches."""
+    weights = {"q": _random_weights(rng, sizes), "target": _random_weights(rng, sizes),
+               "ones": [np.zeros((sizes[0], sizes[1])), np.zeros(sizes[1]), np.zeros((sizes[1], sizes[2])),
+                        np.ones(sizes[2])]}
+    networks = {name: MLP(arrays) for name, arrays in weights.items()}
+    return weights, networks, public_tests.make_cases(rng, networks["q"], networks["target"], networks["ones"])
+
+
 def _probe_exercise_2(rng):
-    """compute_loss's probe, drawn again (about one draw in 27) while a unit of a Q-network is on relu's kink."""
+    """compute_loss's probe, drawn again while a unit of a Q-network is on relu's kink (clear_of_relu_kink)."""
     sizes = (public_tests.STATE_SIZE, GRADER_HIDDEN_UNITS, public_tests.NUM_ACTIONS)
-    while True:
-        weights = {"q": _random_weights(rng, sizes), "target": _random_weights(rng, sizes),
-                   "ones": [np.zeros((sizes[0], sizes[1])), np.zeros(sizes[1]), np.zeros((sizes[1], sizes[2])),
-                            np.ones(sizes[2])]}
-        networks = {name: MLP(arrays) for name, arrays in weights.items()}
-        cases = public_tests.make_cases(rng, networks["q"], networks["target"], networks["ones"])
-        if all(clear_of_relu_kink(case["q_network"], case["states"]) for case in cases):
-            break
+    weights, networks, cases = draw_exercise_2(rng, sizes)
+    while not all(clear_of_relu_kink(case["q_network"], case["states"]) for case in cases):
+        weights, networks, cases = draw_exercise_2(rng, sizes)
     names = {id(network): name for name, network in networks.items()}
     probe = {"networks": {name: [array.tolist() for array in arrays] for name, arrays in weights.items()},
              "cases": [{**{key: case[key].tolist() for key in ("states", "actions", "rewards", "next_states", "dones")},

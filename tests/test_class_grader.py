@@ -308,12 +308,9 @@ def test_a_right_loss_gets_full_marks_where_a_first_draw_put_a_unit_on_relus_kin
     import public_tests
     from grading import judge
 
-    rng = np.random.default_rng(12916)
     sizes = (public_tests.STATE_SIZE, judge.GRADER_HIDDEN_UNITS, public_tests.NUM_ACTIONS)
-    first = judge.MLP(judge._random_weights(rng, sizes))
-    judge._random_weights(rng, sizes)
-    states = public_tests.make_cases(rng, first, first, first)[2]["states"]
-    assert not judge.clear_of_relu_kink(first, states)  # the premise: the first draw is on the kink
+    _, _, first = judge.draw_exercise_2(np.random.default_rng(12916), sizes)
+    assert not all(judge.clear_of_relu_kink(case["q_network"], case["states"]) for case in first)  # the premise
 
     probe, expected = judge.make_probe("UNQ_C2", np.random.default_rng(12916))
     assert all(judge.clear_of_relu_kink(case["q_network"], case["states"]) for case in expected["cases"])
