@@ -12,7 +12,7 @@ CLUSTER_READY := $(VENV)/.cluster-ready
 
 RUN ?=
 run: $(READY)  ## Execute the notebook end to end (training until solved); results in build/ [RUN="--episodes 5"]
-	$(PY) -m scripts.run_notebook $(RUN)
+	$(PY) -m scripts.learner.run_notebook $(RUN)
 
 help:  ## List the targets with what each does (make alone runs make run)
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
@@ -40,14 +40,14 @@ test-browser: $(DEV_READY)  ## The learner's path in JupyterLab, in headless Chr
 	$(PY) -m pytest tests -m browser
 
 check-platforms: $(DEV_READY)  ## Resolve the requirements for every supported platform and Python (uv)
-	$(PY) -m scripts.platforms.check
+	$(PY) -m scripts.maintainer.platforms.check
 
 lint: $(DEV_READY)  ## ruff, with the configuration in pyproject.toml; actionlint on the hosted workflow
 	$(PY) -m ruff check .
 	$(VENV)/bin/actionlint .github/workflows/platforms.yml
 
 test-trixie:  ## make test under Python 3.13 with our pins, in a Debian trixie chroot (root; a clean clone of HEAD)
-	bash scripts/platforms/trixie.sh
+	bash scripts/maintainer/platforms/trixie.sh
 
 test-gradescope: $(READY)  ## The autograder zip end to end, in a fresh Debian system laid out as Gradescope's (root)
 	$(PY) -m pytest tests -m gradescope
@@ -56,48 +56,48 @@ test-cluster: $(CLUSTER_READY)  ## compare and the class grader on a real 2-node
 	$(PY) -m pytest tests -m cluster
 
 test-colab:  ## The notebook and what differs in a runtime built like Google Colab's (its TensorFlow and Keras), in test-trixie's chroot (root)
-	bash scripts/platforms/colab.sh
+	bash scripts/maintainer/platforms/colab.sh
 
 test-python314:  ## make run and set-up's tests where the only Python is 3.14 (Debian forky chroot; set-up fetches 3.13 with uv; root)
-	bash scripts/platforms/python314.sh
+	bash scripts/maintainer/platforms/python314.sh
 
 test-arm64:  ## The platform tests on Linux aarch64, emulated, in a Debian arm64 chroot (root; a clean clone of HEAD)
-	bash scripts/platforms/arm64.sh
+	bash scripts/maintainer/platforms/arm64.sh
 
 demo: $(READY)  ## No training: the shipped model's landing video (and with its Q-values), GIF and evaluation, in build/
-	$(PY) -m scripts.demo
+	$(PY) -m scripts.learner.demo
 
-# The film of learning (scripts/film.py): the notebook's training, then a greedy flight from the
+# The film of learning (scripts/learner/film.py): the notebook's training, then a greedy flight from the
 # Q-network of every 100th episode and of the solving one, all from one start.
 FILM ?=
 film: $(READY)  ## Film the training: a captioned flight every 100 episodes, build/film/film.mp4 and .gif: make film [FILM="--seed 3 --every 50"]
-	$(PY) -m scripts.film $(FILM)
+	$(PY) -m scripts.learner.film $(FILM)
 
-# Fly the lander yourself with the arrow keys (scripts/play.py; needs a screen).
+# Fly the lander yourself with the arrow keys (scripts/learner/play.py; needs a screen).
 PLAY ?=
 play: $(READY)  ## Fly it yourself, then your points beside the networks' on the same start: make play [PLAY="--seed 5"]
-	$(PY) -m scripts.play $(PLAY)
+	$(PY) -m scripts.learner.play $(PLAY)
 
-# Settings compared over seeds (scripts/compare.py); the default is a small example.
+# Settings compared over seeds (scripts/experimenter/compare.py); the default is a small example.
 COMPARE ?= --variant GAMMA=0.99 --seeds 0 1 2 --episodes 300
 compare: $(READY)  ## Compare settings over seeds, in parallel: make compare COMPARE="--variant ALPHA=5e-4 --seeds 0 1 2 3 4"
-	$(PY) -m scripts.compare $(COMPARE)
+	$(PY) -m scripts.experimenter.compare $(COMPARE)
 
 benchmark: $(READY)  ## Training speed: the course's loop against the notebook's
-	$(PY) -m benchmarks.training_speed
+	$(PY) -m scripts.maintainer.benchmarks.training_speed
 
 benchmark-grading: $(READY)  ## Grading speed: 40 submissions, against executing whole notebooks
-	$(PY) -m benchmarks.grading_speed
+	$(PY) -m scripts.maintainer.benchmarks.grading_speed
 
 benchmark-cluster: $(CLUSTER_READY)  ## Through Ray: a 2-node cluster on loopback against the local pool, same compare and class (root)
-	$(PY) -m benchmarks.cluster_speed
+	$(PY) -m scripts.maintainer.benchmarks.cluster_speed
 
-# The virtual environment, made again whenever requirements.txt changes (scripts/setup_env.py,
+# The virtual environment, made again whenever requirements.txt changes (scripts/learner/setup_env.py,
 # which README's Windows commands call too). It stops with one line on an unsupported machine; on
 # an unsupported Python it finds a supported one, or fetches Python 3.13 into .python/. PYTHON given
 # (make run PYTHON=python3.13) is used as it is, or refused in one line.
 SETUP_ENV = @command -v $(PYTHON) >/dev/null || { echo "PYTHON=$(PYTHON) is no program here: name a Python 3.11 to 3.13 (PYTHON=python3.13, or its path), or leave PYTHON out." >&2; exit 1; }; \
-	$(PYTHON) -m scripts.setup_env $(if $(filter-out file,$(origin PYTHON)),--chosen "$(PYTHON)")
+	$(PYTHON) -m scripts.learner.setup_env $(if $(filter-out file,$(origin PYTHON)),--chosen "$(PYTHON)")
 $(READY): requirements.txt
 	$(SETUP_ENV)
 

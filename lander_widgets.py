@@ -5,7 +5,7 @@ they move, bars show the network's four Q-values for that state, the greedy acti
 beside them shows the greedy action over two of the state's numbers (x against y at first).
 
 fly(shipped, yours) shows the environment's frames in a canvas: click it, then fly with the arrow
-keys, as in `make play` (scripts/play.py, which shares this module's keys and scoring). The kernel
+keys, as in `make play` (scripts/learner/play.py, which shares this module's keys and scoring). The kernel
 steps the environment at a fixed rate in a thread of its own and sends each frame as a JPEG. At
 the end your points stand beside the networks', flown from the same start, and the result goes
 to build/play_scores.csv. R flies the same start again, N a new one, Esc stops.
@@ -30,8 +30,8 @@ from matplotlib.patches import Patch
 from PIL import Image
 
 import utils
-from scripts import play
-from scripts.play import ARROW_ACTIONS, SHORT_NAMES
+from scripts.learner import play
+from scripts.learner.play import ARROW_ACTIONS, SHORT_NAMES
 
 # ----------------------------------------------------------------------------- where widgets can show
 

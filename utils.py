@@ -267,7 +267,7 @@ def check_update_conditions(t, num_steps_upd, memory_buffer):
 def get_new_eps(epsilon, decay=None, minimum=None):
     """Return the next episode's epsilon: max(minimum, decay * epsilon), for epsilon in [0, 1].
 
-    decay and minimum default to E_DECAY and E_MIN, read when called (scripts.compare varies them).
+    decay and minimum default to E_DECAY and E_MIN, read when called (scripts.experimenter.compare varies them).
     """
     decay = E_DECAY if decay is None else decay
     minimum = E_MIN if minimum is None else minimum
@@ -342,7 +342,7 @@ def update_target_network(q_network, target_q_network, tau=None):
     """Soft-update the target network in place: w_target <- tau * w + (1 - tau) * w_target.
 
     Works eagerly and inside @tf.function. Both networks must have weights of the same shapes.
-    tau defaults to TAU, read when called (scripts.compare varies it).
+    tau defaults to TAU, read when called (scripts.experimenter.compare varies it).
     """
     tau = TAU if tau is None else tau
     _check_model("q_network", q_network)

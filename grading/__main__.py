@@ -34,7 +34,8 @@ import numpy as np
 
 from grading import judge, records
 from grading.sandbox import ClusterSandbox, Sandbox
-from scripts.notebook_tools import EXERCISES, ROOT, hyperparameters, setup_sources
+from scripts import ROOT
+from scripts.notebook_tools import EXERCISES, hyperparameters, setup_sources
 
 NOTEBOOK_SIZE_LIMIT = 20 * 2**20  # bytes; a larger notebook holds big saved outputs (or is no notebook)
 CSV_COLUMNS = ("submission", "status", "score", "max_score", *EXERCISES, "message")

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from grading import records
-from scripts.notebook_tools import ROOT
+from scripts import ROOT
 
 SCRIPTS = ROOT / "grading" / "autograder"  # setup.sh and run_autograder
 CONFIG = "autograder.json"

@@ -8,7 +8,7 @@ notebook and the grader of this run is kept as it is; any other is made again.
 import hashlib
 import json
 
-from scripts.notebook_tools import ROOT
+from scripts import ROOT
 
 RECORD_KEYS = ("notebook_sha256", "grader_sha256", "limits")
 

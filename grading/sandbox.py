@@ -27,8 +27,9 @@ from pathlib import Path
 
 import psutil
 
+from scripts import ROOT
+
 WATCH_INTERVAL = 0.1  # seconds between looks at the run's time and memory
-ROOT = Path(__file__).resolve().parent.parent
 FILES_INSIDE = (ROOT / "grading" / "inside.py", ROOT / "utils.py", ROOT / "public_tests.py")
 REPORT_LIMIT = 4 * 2**20  # bytes of report read; a longer one is not a report
 OUTPUT_LIMIT = 6000  # characters of the learner's output kept, half from its start, half from its end

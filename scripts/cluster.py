@@ -1,4 +1,4 @@
-"""Past one machine: the runs of scripts.compare and the sandboxes of `python -m grading` as Ray tasks.
+"""Past one machine: the runs of scripts.experimenter.compare and the sandboxes of `python -m grading` as Ray tasks.
 
 With `--address ADDRESS` (`auto`, `HOST:PORT` or `ray://HOST:10001`), those commands connect to a
 Ray cluster through Cluster. It first checks that every node that has CPUs holds the same project
@@ -15,9 +15,9 @@ import importlib.metadata
 import platform
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
+
 REQUIREMENTS = (ROOT / "requirements.txt", ROOT / "requirements-cluster.txt")
 # What a task runs: the lesson (its notebook and modules), the commands and the grader, and the pins.
 PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py", "requirements.txt",

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
+
 NOTEBOOK = ROOT / "C3_W3_A1_Assignment.ipynb"
 EXERCISES = ("UNQ_C1", "UNQ_C2")
 UTILS_SETTINGS = ("TAU", "E_DECAY", "E_MIN", "MINIBATCH_SIZE")  # utils' constants that shape the training
-# What the notebook needs beside it to run top to bottom (lander_widgets imports scripts/play.py).
-LEARNER_FILES = ("utils.py", "public_tests.py", "lander_widgets.py", "scripts/play.py", "images", "models")
+# What the notebook needs beside it to run top to bottom (lander_widgets imports scripts/learner/play.py).
+LEARNER_FILES = ("utils.py", "public_tests.py", "lander_widgets.py", "scripts/learner/play.py", "images", "models")
 _HINT_CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 

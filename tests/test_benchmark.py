@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_benchmark_tiny_mode_prints_its_figures():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.training_speed", "--steps", "200", "--rounds", "2"],
+    result = subprocess.run([sys.executable, "-m", "scripts.maintainer.benchmarks.training_speed", "--steps", "200", "--rounds", "2"],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -26,7 +26,7 @@ def test_benchmark_tiny_mode_prints_its_figures():
 
 
 def test_grading_benchmark_tiny_mode_grades_right_and_prints_its_figures():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.grading_speed", "--submissions", "5",
+    result = subprocess.run([sys.executable, "-m", "scripts.maintainer.benchmarks.grading_speed", "--submissions", "5",
                              "--whole-notebooks", "1", "--episodes", "2"],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -37,7 +37,7 @@ def test_grading_benchmark_tiny_mode_grades_right_and_prints_its_figures():
 
 
 def test_video_panel_benchmark_tiny_mode_prints_its_figures():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.video_panel", "--rounds", "1"],
+    result = subprocess.run([sys.executable, "-m", "scripts.maintainer.benchmarks.video_panel", "--rounds", "1"],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -47,7 +47,7 @@ def test_video_panel_benchmark_tiny_mode_prints_its_figures():
 
 
 def test_fly_widget_benchmark_tiny_mode_prints_its_figures():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.fly_widget", "--frames", "20", "--seconds", "1"],
+    result = subprocess.run([sys.executable, "-m", "scripts.maintainer.benchmarks.fly_widget", "--frames", "20", "--seconds", "1"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -58,7 +58,7 @@ def test_fly_widget_benchmark_tiny_mode_prints_its_figures():
 @pytest.mark.cluster
 def test_cluster_benchmark_tiny_mode_gives_the_same_results_and_prints_its_figures():
     """make test-cluster: a two-node Ray cluster of its own (Ray, root), a compare and a class through it and here."""
-    result = subprocess.run([sys.executable, "-m", "benchmarks.cluster_speed", "--episodes", "2", "--submissions", "2"],
+    result = subprocess.run([sys.executable, "-m", "scripts.maintainer.benchmarks.cluster_speed", "--episodes", "2", "--submissions", "2"],
                             capture_output=True, text=True, timeout=1200, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -70,7 +70,7 @@ def test_cluster_benchmark_tiny_mode_gives_the_same_results_and_prints_its_figur
 
 
 def test_regrading_benchmark_tiny_mode_grades_nothing_twice():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.regrading", "--submissions", "2", "--jobs", "2"],
+    result = subprocess.run([sys.executable, "-m", "scripts.maintainer.benchmarks.regrading", "--submissions", "2", "--jobs", "2"],
                             capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])

@@ -312,10 +312,10 @@ def page(browser):
 
 @pytest.fixture(scope="module")
 def saved_results(tmp_path_factory):
-    """What `make run` leaves, made the same way (scripts/run_notebook.py) with 3 episodes of training."""
+    """What `make run` leaves, made the same way (scripts/learner/run_notebook.py) with 3 episodes of training."""
     base = tmp_path_factory.mktemp("saved")
     work, build = project_copy(base / "project"), base / "build"
-    result = subprocess.run([sys.executable, "-m", "scripts.run_notebook", "--episodes", "3",
+    result = subprocess.run([sys.executable, "-m", "scripts.learner.run_notebook", "--episodes", "3",
                              "--workdir", str(work), "--build", str(build)],
                             capture_output=True, text=True, timeout=600, env=LEARNER_ENV, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -618,7 +618,7 @@ def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(wid
           f"then down to {lowest.evaluate('lowest => lowest.y'):+.3f} and up to {late['y']:+.3f}")
     assert late["firing"] == "main engine", late
     assert late["y"] > lowest.evaluate("lowest => lowest.y") + 0.03, (early, late)
-    # The pace itself depends on the machine's load: benchmarks/fly_widget.py measures it. Here: frames come.
+    # The pace itself depends on the machine's load: scripts/maintainer/benchmarks/fly_widget.py measures it. Here: frames come.
     assert frames_now - frames_then >= 10 and last["step"] - early["step"] >= 10, (frames_now - frames_then, last)
 
 

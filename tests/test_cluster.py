@@ -1,6 +1,6 @@
 """--address: compare's runs and the class grader's sandboxes on a real Ray cluster of two nodes.
 
-The cluster (benchmarks/loopback_cluster.py) is made as Ray's own tests make one, `ray start --head`
+The cluster (scripts/maintainer/benchmarks/loopback_cluster.py) is made as Ray's own tests make one, `ray start --head`
 and a second `ray start --address`, each node with one CPU and its own folder, in a network
 namespace with only loopback: nothing leaves the machine. Marked `cluster` (make test-cluster):
 they need Ray (make cluster-env) and root. The tests without the marker need neither.
@@ -31,7 +31,7 @@ def run(command, **options):
 
 # ----------------------------------------------------------------------------- without a cluster
 
-@pytest.mark.parametrize("command", [["-m", "scripts.compare", "--seeds", "0", "--episodes", "1"],
+@pytest.mark.parametrize("command", [["-m", "scripts.experimenter.compare", "--seeds", "0", "--episodes", "1"],
                                      ["-m", "grading", "C3_W3_A1_Assignment.ipynb"]])
 def test_without_ray_address_says_in_one_line_what_to_install(tmp_path, command):
     """Learners never install Ray: where it is missing, --address says how to get it, and does nothing."""
@@ -46,7 +46,7 @@ def test_without_ray_address_says_in_one_line_what_to_install(tmp_path, command)
 
 
 def description(**changes):
-    here = {"root": "/r", "files": {"utils.py": "a", "scripts/compare.py": "b"}, "machine": "x86_64",
+    here = {"root": "/r", "files": {"utils.py": "a", "scripts/experimenter/compare.py": "b"}, "machine": "x86_64",
             "packages": {"numpy": "2.4.6", "ray": "2.60.0"}, "python": "3.11"}
     return {**here, **changes}
 
@@ -54,7 +54,7 @@ def description(**changes):
 def test_a_nodes_differences_are_said_in_plain_words():
     here = description()
     assert differences(here, description()) == []
-    there = description(files={"utils.py": "changed", "scripts/compare.py": "b", "extra.py": "c"},
+    there = description(files={"utils.py": "changed", "scripts/experimenter/compare.py": "b", "extra.py": "c"},
                         packages={"numpy": "2.4.5"}, python="3.12", bubblewrap=False)
     assert differences(here, there) == [
         "2 project files differ (extra.py, utils.py)", "numpy 2.4.5 (here 2.4.6)", "ray missing (here 2.60.0)",
@@ -76,7 +76,7 @@ def test_only_living_nodes_with_cpus_are_named():
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """Two nodes of one CPU each; stopped at the end, whatever happened, with every process they started."""
-    from benchmarks.loopback_cluster import LoopbackCluster, available
+    from scripts.maintainer.benchmarks.loopback_cluster import LoopbackCluster, available
 
     reason = available()
     if reason:  # these tests run only when asked for (make test-cluster): a skip would hide that they did not
@@ -112,7 +112,7 @@ def tasks_under_way():
 @pytest.mark.cluster
 def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "cluster"
-    process = subprocess.Popen(in_cluster(cluster, "scripts.compare", *COMPARE, "--out", str(remote)),
+    process = subprocess.Popen(in_cluster(cluster, "scripts.experimenter.compare", *COMPARE, "--out", str(remote)),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 600
@@ -128,14 +128,14 @@ def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_pat
         time.sleep(0.5)
     assert tasks_under_way() == []
 
-    resumed = run(in_cluster(cluster, "scripts.compare", *COMPARE, "--out", str(remote)), timeout=1200)
+    resumed = run(in_cluster(cluster, "scripts.experimenter.compare", *COMPARE, "--out", str(remote)), timeout=1200)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"{len(kept)} of 4 runs already finished" in resumed.stdout
     assert "[4/4] " in resumed.stderr  # the progress line of each finished run, counted as locally
     assert all(remote.joinpath(name).stat().st_mtime_ns == mtime for name, mtime in kept.items())
     assert all(count > 0 for count in tasks_per_node(resumed.stdout).values()), resumed.stdout
 
-    here = run([sys.executable, "-m", "scripts.compare", *COMPARE, "--jobs", "2", "--out", str(local)], timeout=1200)
+    here = run([sys.executable, "-m", "scripts.experimenter.compare", *COMPARE, "--jobs", "2", "--out", str(local)], timeout=1200)
     assert here.returncode == 0, here.stderr[-3000:]
     names = sorted(path.name for path in local.glob("*__seed*.json"))
     assert names == sorted(path.name for path in remote.glob("*__seed*.json")) and len(names) == 4
@@ -211,7 +211,7 @@ def test_a_node_without_the_project_is_named_before_anything_runs(cluster, tmp_p
     """Through Ray Client (ray://) this time, as from a machine outside the cluster's network."""
     cluster.add_node("node-3", hide_project=True)
     try:
-        result = run(in_cluster(cluster, "scripts.compare", "--seeds", "0", "--episodes", "1", "--out",
+        result = run(in_cluster(cluster, "scripts.experimenter.compare", "--seeds", "0", "--episodes", "1", "--out",
                                 str(tmp_path / "out"), address="ray://127.0.0.1:10001"), timeout=600)
     finally:
         cluster.stop_node("node-3")

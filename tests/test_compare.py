@@ -1,4 +1,4 @@
-"""scripts/compare.py and utils.plot_comparison: each setting reaches the code that uses it, a bad variant
+"""scripts/experimenter/compare.py and utils.plot_comparison: each setting reaches the code that uses it, a bad variant
 is refused before any training, finished runs are never run twice, and the figure has a band per setting."""
 import json
 import signal
@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, sends_ctrl_c, takes_ctrl_c
 
 import utils
-from scripts.compare import BadVariant, baseline_settings, parse_variant
+from scripts.experimenter.compare import BadVariant, baseline_settings, parse_variant
 from scripts.notebook_tools import UTILS_SETTINGS, new_training, train
 
 
@@ -79,16 +79,16 @@ def test_a_bad_variant_is_refused_in_plain_words(text, words):
 
 def test_the_command_refuses_a_bad_variant_before_training(tmp_path):
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "scripts.compare", "--variant", "GAMMA=0.99",
+    result = subprocess.run([sys.executable, "-m", "scripts.experimenter.compare", "--variant", "GAMMA=0.99",
                              "--variant", "TAUU=0.1", "--out", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     last_line = result.stderr.strip().splitlines()[-1]  # after the usage, one line says what is wrong
-    assert result.returncode == 2 and last_line.startswith("python -m scripts.compare: error: variant 'TAUU=0.1'")
+    assert result.returncode == 2 and last_line.startswith("python -m scripts.experimenter.compare: error: variant 'TAUU=0.1'")
     assert not (tmp_path / "out").exists() and time.monotonic() - started < 60
 
 
 def compare(out, *arguments):
-    return subprocess.Popen([sys.executable, "-m", "scripts.compare", "--out", str(out), *arguments],
+    return subprocess.Popen([sys.executable, "-m", "scripts.experimenter.compare", "--out", str(out), *arguments],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             preexec_fn=takes_ctrl_c)
 
@@ -134,7 +134,7 @@ def test_a_run_is_the_lessons_training(tmp_path):
 def test_a_run_after_a_variant_in_the_same_process_is_the_baseline(restored_utils):
     """A worker process (local or on a cluster) trains one setting after another: a variant of one of
     utils' constants must not reach the next run there."""
-    from scripts.compare import train_run
+    from scripts.experimenter.compare import train_run
 
     first = train_run({}, 0, 3, True)
     variant = train_run({"E_DECAY": 0.9}, 0, 3, True)

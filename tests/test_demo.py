@@ -32,7 +32,7 @@ def test_shipped_model_record_matches_the_claim():
 
 @pytest.mark.slow
 def test_demo_writes_video_gif_and_table(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scripts.demo", "--build", str(tmp_path),
+    result = subprocess.run([sys.executable, "-m", "scripts.learner.demo", "--build", str(tmp_path),
                              "--episodes", "3"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     video = imageio.get_reader(str(tmp_path / "lunar_lander.mp4"))
@@ -51,7 +51,7 @@ def test_a_shipped_model_records_how_it_was_made(agent):
     import gym
     import tensorflow as tf
 
-    from scripts.train_shipped_model import hyperparameters, versions
+    from scripts.maintainer.train_shipped_model import hyperparameters, versions
     settings = hyperparameters(agent)
     assert settings["GAMMA"] == 0.995 and settings["ALPHA"] == 1e-3 and settings["MEMORY_SIZE"] == 100_000
     assert settings["TAU"] == utils.TAU and settings["E_MIN"] == utils.E_MIN and settings["max_num_timesteps"] == 1000

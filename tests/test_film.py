@@ -1,4 +1,4 @@
-"""scripts.film: snapshots of the notebook's training, their captions, and the film they make."""
+"""scripts.learner.film: snapshots of the notebook's training, their captions, and the film they make."""
 import tracemalloc
 
 import imageio.v2 as imageio
@@ -8,7 +8,7 @@ from conftest import small_network
 from test_utils import hovering_network
 
 import utils
-from scripts import film
+from scripts.learner import film
 
 
 def test_snapshots_before_training_every_n_episodes_and_at_the_last():

@@ -3,7 +3,7 @@
 root, from a system with no Python), on a right, a partial, a hostile and a non-notebook submission.
 Each results.json must give what the class grader gives the same notebooks on this machine.
 
-scripts/platforms/gradescope.sh does the system's part; it needs root, debootstrap and Debian's registry.
+scripts/maintainer/platforms/gradescope.sh does the system's part; it needs root, debootstrap and Debian's registry.
 """
 import json
 import os

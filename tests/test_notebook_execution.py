@@ -29,7 +29,7 @@ def project_copy(tmp_path):
 
 
 def runner(work, build, *options):
-    return [sys.executable, "-m", "scripts.run_notebook", "--workdir", str(work), "--build",
+    return [sys.executable, "-m", "scripts.learner.run_notebook", "--workdir", str(work), "--build",
             str(build), *options]
 
 

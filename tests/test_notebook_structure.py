@@ -155,4 +155,4 @@ def test_section_10_ends_with_the_probe_and_the_flight_after_the_videos(notebook
         explained = notebook.cells[notebook.cells.index(cell) - 1]
         assert explained.cell_type == "markdown" and explained.source.startswith("### ")
     (setup,) = tagged_cells(notebook, "colab-setup")
-    assert '"lander_widgets.py", "scripts/play.py"' in setup.source
+    assert '"lander_widgets.py", "scripts/learner/play.py"' in setup.source

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT
 
-from scripts.platforms import PYTHONS, SUPPORTED, UNSUPPORTED, refusal, target_of
-from scripts.run_notebook import install_interrupt_handler
+from scripts.learner.platforms import PYTHONS, SUPPORTED, UNSUPPORTED, refusal, target_of
+from scripts.learner.run_notebook import install_interrupt_handler
 
 
 @pytest.mark.parametrize("system, machine, bits, target", [

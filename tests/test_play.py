@@ -1,4 +1,4 @@
-"""Fly it yourself (scripts/play.py): the keys, the scores file, no display, and the real game under Xvfb."""
+"""Fly it yourself (scripts/learner/play.py): the keys, the scores file, no display, and the real game under Xvfb."""
 import csv
 import os
 import shutil
@@ -12,8 +12,8 @@ from conftest import LEARNER_ENV, ROOT
 from PIL import Image
 
 import utils
-from scripts import play
-from scripts.play_under_xvfb import Game, fire, missing_tools, virtual_screen
+from scripts.learner import play
+from scripts.maintainer.play_under_xvfb import Game, fire, missing_tools, virtual_screen
 
 SEED = 5
 
@@ -80,7 +80,7 @@ def test_an_interrupted_write_keeps_the_scores_already_there(tmp_path, monkeypat
 def test_a_file_that_is_not_a_scores_file_is_left_alone_with_a_clear_error(tmp_path):
     path = tmp_path / "play_scores.csv"
     path.write_text("name,grade\nAda,A\n")
-    with pytest.raises(SystemExit, match="not a scores file of scripts.play"):
+    with pytest.raises(SystemExit, match="not a scores file of scripts.learner.play"):
         play.append_score(path, play.score_row(3, flight(), {"total_points": 1.0}, None))
     assert path.read_text() == "name,grade\nAda,A\n"
 
@@ -93,7 +93,7 @@ def test_a_file_that_is_not_a_scores_file_is_left_alone_with_a_clear_error(tmp_p
 def test_with_no_display_it_says_so_in_one_line(screen, tmp_path):
     environment = {name: value for name, value in LEARNER_ENV.items()
                    if name not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
-    result = subprocess.run([sys.executable, "-m", "scripts.play", "--scores", str(tmp_path / "scores.csv")],
+    result = subprocess.run([sys.executable, "-m", "scripts.learner.play", "--scores", str(tmp_path / "scores.csv")],
                             cwd=ROOT, env={**environment, **screen}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("No display")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from scripts import setup_env
-from scripts.platforms import NEWER_PYTHON, SUPPORTED, python_refusal, pythons
+from scripts.learner import setup_env
+from scripts.learner.platforms import NEWER_PYTHON, SUPPORTED, python_refusal, pythons
 
 needs_sh = pytest.mark.skipif(os.name == "nt", reason="the stand-ins are shell scripts")
 
@@ -121,7 +121,7 @@ def test_a_found_python_runs_set_up_again_and_says_so_in_one_line(on_python_314,
     said = capsys.readouterr().out
     assert said == (f"Python 3.14 is not supported yet ({NEWER_PYTHON}): set-up uses Python 3.13.0 ({chosen}), "
                     "the newest supported Python installed here.\n")
-    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "scripts.setup_env", "--dev", "--chosen", str(chosen)]
+    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "scripts.learner.setup_env", "--dev", "--chosen", str(chosen)]
 
 
 def test_a_chosen_unsupported_python_is_refused_in_one_line(on_python_314, monkeypatch, capsys):
@@ -173,7 +173,7 @@ def test_where_none_is_installed_uv_fetches_3_13_into_the_project(on_python_314,
     assert (tmp_path / "uv.txt").read_text().split() == ["python", "install", "3.13.18", "--install-dir", str(own),
                                                          "--no-bin", "--no-registry", "--no-config"]
     program = str(own / "cpython-3.13.18-linux-x86_64-gnu" / "bin" / "python3")
-    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "scripts.setup_env", "--chosen", program]
+    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "scripts.learner.setup_env", "--chosen", program]
 
 
 @needs_sh
@@ -212,7 +212,7 @@ def test_a_real_unsupported_python_reaches_the_line(tmp_path):
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, tmp_path / name)
     program = unsupported_python()
-    result = subprocess.run([program, "-m", "scripts.setup_env", "--chosen", program], cwd=tmp_path,
+    result = subprocess.run([program, "-m", "scripts.learner.setup_env", "--chosen", program], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout == "" and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"PYTHON={program}: Python 3.")

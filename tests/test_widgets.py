@@ -12,7 +12,7 @@ from conftest import small_network
 
 import lander_widgets
 import utils
-from scripts import play
+from scripts.learner import play
 
 # Five states set on the sliders: (x, y, x velocity, y velocity, angle, angular velocity, left leg, right leg).
 SLIDER_POSITIONS = [(0.0, 0.8, 0.0, -0.4, 0.0, 0.0, False, False),

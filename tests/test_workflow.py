@@ -38,7 +38,7 @@ def test_the_workflow_covers_every_supported_system_and_python():
 
 @pytest.mark.parametrize("windows, language, wanted", [
     (False, "bash", ["make test"]),
-    (True, "powershell", ["scripts.setup_env", "-m pytest tests", "scripts.run_notebook"]),
+    (True, "powershell", ["scripts.learner.setup_env", "-m pytest tests", "scripts.learner.run_notebook"]),
 ])
 def test_the_workflow_runs_readmes_commands(windows, language, wanted):
     readme = [normal(command) for command in readme_commands(language)]

@@ -1,1 +1,0 @@
-"""Benchmarks, run from the repository root as modules: python -m benchmarks.NAME."""
