@@ -19,7 +19,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from grading import records
+from grading import grader, records
 from scripts import ROOT
 
 SCRIPTS = ROOT / "grading" / "autograder"  # setup.sh and run_autograder
@@ -55,7 +55,7 @@ def _add(archive, name, data, executable=False):
 
 
 def write_zip(path, setup, limits, visibility):
-    """Write Gradescope's autograder zip to path: the grader grading with setup (grader_setup()'s), limits
+    """Write Gradescope's autograder zip to path: the grader grading with setup (grader.grader_setup()'s), limits
     ({"timeout", "memory_mib"}) and its results shown to learners as visibility says."""
     if visibility not in VISIBILITY:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITY)}, got {visibility!r}")
@@ -134,12 +134,10 @@ def _names(paths, folder):
 
 def submission_in(folder):
     """The Submission to grade: the one notebook in folder, read; or one whose invalid says what is wrong."""
-    from grading.__main__ import Submission, read_submission
-
     notebooks, others = submitted_notebooks(folder)
     if len(notebooks) == 1:
-        submission = Submission(name="submission", path=notebooks[0])
-        read_submission(submission)
+        submission = grader.Submission(name="submission", path=notebooks[0])
+        grader.read_submission(submission)
         return submission
     if notebooks:
         why = (f"your submission holds {len(notebooks)} notebooks ({_names(notebooks, folder)}), and only one can "
@@ -148,7 +146,7 @@ def submission_in(folder):
         found = f"it holds {_names(others, folder)}" if others else "it is empty"
         why = (f"your submission has no notebook (.ipynb): {found}. Submit your assignment notebook, "
                "C3_W3_A1_Assignment.ipynb, as Jupyter saves it or Colab downloads it (File > Download .ipynb).")
-    return Submission(name="submission", path=folder, invalid=why)
+    return grader.Submission(name="submission", path=folder, invalid=why)
 
 
 def for_gradescope(results, visibility, isolation):
@@ -170,8 +168,6 @@ def failure(message, status):
 
 def grade_submission(folder, config):
     """results.json's content for the submission in folder, graded by the class grader's own code."""
-    from grading.__main__ import grade
-
     cpus, memory_mib = container_resources()
     try:
         jobs, limits = fit(config["limits"], cpus, memory_mib)
@@ -183,7 +179,7 @@ def grade_submission(folder, config):
           f"and {limits['timeout']:g} s each.")
     submission = submission_in(folder)
     with tempfile.TemporaryDirectory() as out:
-        grade([submission], Path(out), jobs, limits, stream=sys.stdout, setup=config["setup"], regrade=True)
+        grader.grade([submission], Path(out), jobs, limits, stream=sys.stdout, setup=config["setup"], regrade=True)
         results = json.loads((Path(out) / f"{submission.name}.json").read_text())
     return for_gradescope(results, config["visibility"], results["extra_data"].get("isolation"))
 

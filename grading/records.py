@@ -16,8 +16,9 @@ RECORD_KEYS = ("notebook_sha256", "grader_sha256", "limits")
 def grader_files(root=ROOT):
     """The grader's own files (paths relative to root): the grading package, the modules it runs, and the
     notebook tools that read the set-up cells. The Gradescope zip holds these same files."""
-    package = sorted(path.relative_to(root).as_posix() for path in (root / "grading").glob("*.py"))
-    return [*package, "utils.py", "public_tests.py", "scripts/__init__.py", "scripts/notebook_tools.py"]
+    package, rooms = (sorted(path.relative_to(root).as_posix() for path in (root / folder).glob("*.py"))
+                      for folder in ("grading", "lander"))
+    return [*package, "utils.py", *rooms, "public_tests.py", "scripts/__init__.py", "scripts/notebook_tools.py"]
 
 
 def grader_sha256(setup, root=ROOT):

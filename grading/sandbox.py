@@ -30,7 +30,7 @@ import psutil
 from scripts import ROOT
 
 WATCH_INTERVAL = 0.1  # seconds between looks at the run's time and memory
-FILES_INSIDE = (ROOT / "grading" / "inside.py", ROOT / "utils.py", ROOT / "public_tests.py")
+FILES_INSIDE = (ROOT / "grading" / "inside.py", ROOT / "utils.py", ROOT / "public_tests.py", ROOT / "lander")
 REPORT_LIMIT = 4 * 2**20  # bytes of report read; a longer one is not a report
 OUTPUT_LIMIT = 6000  # characters of the learner's output kept, half from its start, half from its end
 TMP_SIZE = 64 * 2**20  # bytes of the sandbox's private /tmp
@@ -102,7 +102,7 @@ def _namespaces():
             "--cap-drop", "ALL", "--die-with-parent", "--new-session"]
 
 
-def _python_dirs():
+def python_dirs():
     """The folders Python needs: the environment's, and the interpreter's own (a venv points there); an
     environment reached through a link (a .venv linked into a copy of the project) at its linked path too."""
     dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent,
@@ -110,7 +110,9 @@ def _python_dirs():
     return sorted(str(d) for d in dirs if not any(str(d).startswith(system + "/") for system in SYSTEM_DIRS))
 
 
-def _bwrap_arguments(program, staging, report_fd):
+def bwrap_arguments(program, staging, report_fd):
+    """The command that runs inside.py (from staging, seen as /grader) in bubblewrap (program), reporting on
+    report_fd: the operating system, Python (python_dirs) and staging read-only, a private /tmp."""
     arguments = [program, *_namespaces()]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
@@ -121,7 +123,7 @@ def _bwrap_arguments(program, staging, report_fd):
     # in a temporary folder) is bound read-only into the sandbox's /tmp, not hidden by it.
     arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
                   "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm"]
-    for path in (*SYSTEM_FILES, *_python_dirs()):
+    for path in (*SYSTEM_FILES, *python_dirs()):
         if os.path.exists(path):
             arguments += ["--ro-bind", path, path]
     arguments += ["--ro-bind", str(staging), "/grader", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
@@ -138,13 +140,16 @@ class Sandbox:
         self.running, self.stopped = set(), threading.Event()
         self.staging = Path(tempfile.mkdtemp(prefix="grader-inside-"))
         for path in FILES_INSIDE:
-            shutil.copy(path, self.staging / path.name)
+            if path.is_dir():
+                shutil.copytree(path, self.staging / path.name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(path, self.staging / path.name)
         self.users_taken, self.users_lock = set(), threading.Lock()
         self.own_users = self.bwrap is None and _is_root()
         if self.own_users:  # its files readable by the learner's own user, if Python can run as one
             self.staging.chmod(0o755)
-            for path in self.staging.iterdir():
-                path.chmod(0o644)
+            for path in self.staging.rglob("*"):
+                path.chmod(0o755 if path.is_dir() else 0o644)
             self.own_users = python_runs_as_own_user()
 
     @property
@@ -183,7 +188,7 @@ class Sandbox:
 
     def _command(self, report_fd, workdir):
         if self.bwrap:
-            return _bwrap_arguments(self.bwrap, self.staging, report_fd), None
+            return bwrap_arguments(self.bwrap, self.staging, report_fd), None
         return [*PYTHON_FLAGS, str(self.staging / "inside.py"), str(report_fd)], workdir
 
     def run(self, task, timeout, memory_mib):

@@ -2,10 +2,11 @@
 
 With `--address ADDRESS` (`auto`, `HOST:PORT` or `ray://HOST:10001`), those commands connect to a
 Ray cluster through Cluster. It first checks that every node that has CPUs holds the same project
-files, library versions and Python as this machine (and, for grading, a working bubblewrap), and
-names each node that differs, before anything runs. Then each task asks for one CPU (and, for
-grading, the memory of its limit); its result comes back here, where the command writes it, as
-on one machine. stop() cancels the tasks still queued and kills those under way (Ctrl-C).
+files, library versions and Python as this machine, and has whatever else the command needs (for
+grading, a working bubblewrap), and names each node that differs, before anything runs. Then each
+task asks for one CPU (and, for grading, the memory of its limit); its result comes back here,
+where the command writes it, as on one machine. stop() cancels the tasks still queued and kills
+those under way (Ctrl-C).
 
 Ray is not a learner's requirement: `make cluster-env` installs requirements-cluster.txt. Without
 it, Cluster raises ClusterError with one line that says so.
@@ -20,7 +21,7 @@ from scripts import ROOT
 
 REQUIREMENTS = (ROOT / "requirements.txt", ROOT / "requirements-cluster.txt")
 # What a task runs: the lesson (its notebook and modules), the commands and the grader, and the pins.
-PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py", "requirements.txt",
+PROJECT_FILES = ("C3_W3_A1_Assignment.ipynb", "utils.py", "public_tests.py", "lander/*.py", "requirements.txt",
                  "requirements-cluster.txt", "scripts/**/*.py", "grading/**/*.py")
 INSTALL = ("--address runs on a Ray cluster, and Ray is not installed here: run `make cluster-env` "
            "(it installs requirements-cluster.txt into .venv)")
@@ -64,9 +65,10 @@ def requirement_names():
     return names
 
 
-def describe_node(grading=False):
+def describe_node(needs=None):
     """This machine as a task sees it: the project's files (their SHA-256), the versions of the
-    pinned libraries, Python, the processor's kind and, for grading, whether bubblewrap works."""
+    pinned libraries, Python, the processor's kind, and which of needs ({what: check}) it lacks
+    (those whose check() gives nothing)."""
     files = {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() for name in project_files()}
     packages = {}
     for name in requirement_names():
@@ -74,13 +76,9 @@ def describe_node(grading=False):
             packages[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             packages[name] = None
-    description = {"root": str(ROOT), "files": files, "packages": packages, "machine": platform.machine(),
-                   "python": ".".join(platform.python_version_tuple()[:2])}
-    if grading:
-        from grading.sandbox import bubblewrap
-
-        description["bubblewrap"] = bubblewrap() is not None
-    return description
+    return {"root": str(ROOT), "files": files, "packages": packages, "machine": platform.machine(),
+            "python": ".".join(platform.python_version_tuple()[:2]),
+            "lacks": [what for what, check in (needs or {}).items() if not check()]}
 
 
 def differences(here, there):
@@ -98,8 +96,7 @@ def differences(here, there):
     for key, what in (("python", "Python"), ("machine", "processor")):
         if here[key] != there[key]:
             found.append(f"{what} {there[key]} (here {here[key]})")
-    if there.get("bubblewrap") is False:
-        found.append("no working bubblewrap (bwrap), which the grader's sandbox needs")
+    found += [f"no {what}" for what in there.get("lacks", [])]  # an older cluster.py there does not say
     return found
 
 
@@ -130,12 +127,14 @@ def _first_line_of_cause(error):
 # ----------------------------------------------------------------------------- the cluster
 
 class Cluster:
-    """A connection to a Ray cluster whose nodes were checked against this machine.
+    """A connection to a Ray cluster whose nodes were checked against this machine, and for needs.
 
-    submit/wait/result/stop run tasks (each one CPU); updates() drains what tasks put on progress.
+    needs: {what each node must have, in words that read after "no": a module-level function (Ray
+    sends it to the nodes) that gives something true where the node has it}. submit/wait/result/stop
+    run tasks (each one CPU); updates() drains what tasks put on progress.
     """
 
-    def __init__(self, address, grading=False, stream=None):
+    def __init__(self, address, needs=None, stream=None):
         self.ray = import_ray()
         started = time.monotonic()
         try:
@@ -152,7 +151,7 @@ class Cluster:
             self.names = node_names(self.ray.nodes())
             if not self.names:
                 raise ClusterError(f"the Ray cluster at {address!r} has no node with CPUs to run tasks")
-            self.check_nodes(grading)
+            self.check_nodes(needs)
         except BaseException:
             self.close()
             raise
@@ -161,14 +160,15 @@ class Cluster:
             print(f"Ray cluster at {address}: {len(self.names)} nodes, {self.cpus} CPUs, all with the same project "
                   f"files and libraries as here (checked in {time.monotonic() - started:.0f} s).", file=stream)
 
-    def check_nodes(self, grading):
-        """Raise ClusterError naming every node whose files, libraries, Python or sandbox differ from here."""
+    def check_nodes(self, needs):
+        """Raise ClusterError naming every node whose files, libraries or Python differ from here, or that
+        lacks one of needs."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = describe_node()
         describe = self.ray.remote(describe_node)
         asked = {node: describe.options(num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
-                 node, soft=False)).remote(grading) for node in self.names}
+                 node, soft=False)).remote(needs) for node in self.names}
         problems, deadline = [], time.monotonic() + CHECK_SECONDS
         for node, answer in asked.items():
             try:

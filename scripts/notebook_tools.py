@@ -13,8 +13,8 @@ from scripts import ROOT
 NOTEBOOK = ROOT / "C3_W3_A1_Assignment.ipynb"
 EXERCISES = ("UNQ_C1", "UNQ_C2")
 UTILS_SETTINGS = ("TAU", "E_DECAY", "E_MIN", "MINIBATCH_SIZE")  # utils' constants that shape the training
-# What the notebook needs beside it to run top to bottom (lander_widgets imports scripts/learner/play.py).
-LEARNER_FILES = ("utils.py", "public_tests.py", "lander_widgets.py", "scripts/learner/play.py", "images", "models")
+# What the notebook needs beside it to run top to bottom: utils imports the package lander.
+LEARNER_FILES = ("utils.py", "public_tests.py", "lander", "images", "models")
 _HINT_CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -24,7 +24,7 @@ def copy_learner_files(folder):
     for name in LEARNER_FILES:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, folder / name)
+            shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(ROOT / name, folder / name)
 
@@ -52,15 +52,17 @@ def hint_answer(notebook, exercise):
     return blocks[0].strip("\n")
 
 
+def hint_answers(notebook):
+    """{exercise: its full answer} for every exercise (hint_answer's)."""
+    return {exercise: hint_answer(notebook, exercise) for exercise in EXERCISES}
+
+
 def answered_notebook(notebook, num_episodes=None):
     """Return a copy with each graded cell replaced by its hints' answer.
 
     num_episodes, when given, replaces the training cell's episode count (for quick test runs).
     """
-    answered = copy.deepcopy(notebook)
-    for exercise in EXERCISES:
-        (graded,) = tagged_cells(answered, "graded", exercise)
-        graded.source = hint_answer(answered, exercise)
+    answered = notebook_with(notebook, hint_answers(notebook))
     if num_episodes is not None:
         (training,) = tagged_cells(answered, "training")
         training.source, count = re.subn(r"^num_episodes = \d+$", f"num_episodes = {num_episodes}",
@@ -70,13 +72,44 @@ def answered_notebook(notebook, num_episodes=None):
     return answered
 
 
+def notebook_with(notebook, cells):
+    """Return a copy whose graded cells hold cells[exercise]; the graded cell of an exercise not in cells removed."""
+    copied = copy.deepcopy(notebook)
+    for exercise in EXERCISES:
+        (graded,) = tagged_cells(copied, "graded", exercise)
+        if exercise in cells:
+            graded.source = cells[exercise]
+        else:
+            copied.cells.remove(graded)
+    return copied
+
+
+def write_class(folder, submissions, notebook=None):
+    """Write a class into folder (made if need be): NAME.ipynb for each NAME: submission in submissions, a
+    submission being a notebook, {exercise: graded cell's source} (notebook_with the notebook, by default the
+    assignment's), or bytes (a file that is no notebook). Returns the paths written, in order."""
+    folder, notebook = Path(folder), notebook or load_notebook()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, submission in submissions.items():
+        path = folder / f"{name}.ipynb"
+        if isinstance(submission, bytes):
+            path.write_bytes(submission)
+        elif isinstance(submission, nbformat.NotebookNode):
+            nbformat.write(submission, str(path))
+        else:
+            nbformat.write(notebook_with(notebook, submission), str(path))
+        paths.append(path)
+    return paths
+
+
 def setup_sources(notebook=None):
     """The notebook's own set-up code, in order: its imports and hyperparameters cells, then the state
     size and number of actions that section 4 reads from the environment."""
-    import utils
+    from lander import environment
 
     notebook = notebook or load_notebook()
-    shapes = f"state_size, num_actions = ({utils.STATE_SIZE},), {utils.NUM_ACTIONS}"
+    shapes = f"state_size, num_actions = ({environment.STATE_SIZE},), {environment.NUM_ACTIONS}"
     return [tagged_cells(notebook, tag)[0].source for tag in ("imports", "hyperparameters")] + [shapes]
 
 

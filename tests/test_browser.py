@@ -408,10 +408,11 @@ def test_a_learner_does_the_exercises_and_trains(page, lab):
     for index in video_cell_indices():
         assert video_problems(cell_at(page, index).locator("video")) == [], cells[index]["source"]
     shoot(cell_locator(page, cells, "video"), "video.png")
-    import utils
+
+    from lander.video import PANEL_HEIGHT
 
     annotated = cell_locator(page, cells, "video-q-values").locator("video")  # the Q-values' panel below the scene
-    assert annotated.evaluate("video => [video.videoWidth, video.videoHeight]") == [600, 400 + utils.PANEL_HEIGHT]
+    assert annotated.evaluate("video => [video.videoWidth, video.videoHeight]") == [600, 400 + PANEL_HEIGHT]
     shoot(cell_locator(page, cells, "video-q-values"), "video_q_values.png")
 
     table = cell_locator(page, cells, "evaluation").locator("table")
@@ -511,9 +512,9 @@ MAP_SHOWS_JS = """async png => {
 
 def wait_for_map(page, network, state, axes=("x position", "y position")):
     """Wait until the page's policy map is the one a probe of network made here draws for state and axes."""
-    import lander_widgets
+    from lander import widgets
 
-    here = lander_widgets.Probe(network)
+    here = widgets.Probe(network)
     here.x_axis.value, here.y_axis.value = axes
     here.set_state(state)
     page.wait_for_function(MAP_SHOWS_JS, arg=base64.b64encode(here.map.value).decode())
@@ -531,7 +532,7 @@ def drag_slider(page, number, fraction):
 
 
 def test_moving_a_slider_shows_the_networks_q_values_for_that_state(widgets_page):
-    import utils
+    from lander.environment import ACTION_NAMES
 
     page, network = widgets_page["page"], widgets_page["network"]
     started = time.perf_counter()
@@ -549,7 +550,7 @@ def test_moving_a_slider_shows_the_networks_q_values_for_that_state(widgets_page
         np.testing.assert_allclose(shown_q_values(page), expected, atol=6e-4)
         wait_for_map(page, network, state)  # the map too, for this state: the same picture as drawn here
         greedy = page.locator(".lander-probe .lander-greedy").text_content()
-        assert greedy == f"Greedy action: {utils.ACTION_NAMES[int(np.argmax(expected))]}", greedy
+        assert greedy == f"Greedy action: {ACTION_NAMES[int(np.argmax(expected))]}", greedy
     print(f"\nprobe: 3 sliders dragged and the bars read in {time.perf_counter() - started:.1f} s")
     shoot(page.locator(".lander-probe"), "probe_widget.png")
 
@@ -618,7 +619,8 @@ def test_holding_up_on_the_canvas_fires_the_main_engine_and_the_lander_rises(wid
           f"then down to {lowest.evaluate('lowest => lowest.y'):+.3f} and up to {late['y']:+.3f}")
     assert late["firing"] == "main engine", late
     assert late["y"] > lowest.evaluate("lowest => lowest.y") + 0.03, (early, late)
-    # The pace itself depends on the machine's load: scripts/maintainer/benchmarks/fly_widget.py measures it. Here: frames come.
+    # The pace itself depends on the machine's load: scripts/maintainer/benchmarks/fly_widget.py measures it.
+    # Here: frames come.
     assert frames_now - frames_then >= 10 and last["step"] - early["step"] >= 10, (frames_now - frames_then, last)
 
 

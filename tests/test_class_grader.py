@@ -5,7 +5,6 @@ Every answer of the public grader's catalogue goes through the class grader's pr
 process; a class of partly right answers is graded once by the real command in a subprocess (a
 sandbox per exercise), and the tests read its grades.csv and NAME.json files.
 """
-import copy
 import csv
 import json
 import signal
@@ -19,31 +18,16 @@ import pytest
 from conftest import ROOT, takes_ctrl_c
 from test_grader_catalogue import CATALOGUE
 
-from grading.__main__ import grade_exercise, grader_setup
+from grading.grader import grade_exercise, grader_setup
 from grading.sandbox import Run, bubblewrap
-from scripts.notebook_tools import answered_notebook, hint_answer, load_notebook, tagged_cells
+from scripts.notebook_tools import answered_notebook, hint_answers, load_notebook, notebook_with, write_class
 
 pytestmark = pytest.mark.slow
 NOTEBOOK = load_notebook()
-RIGHT = {exercise: hint_answer(NOTEBOOK, exercise) for exercise in ("UNQ_C1", "UNQ_C2")}
+RIGHT = hint_answers(NOTEBOOK)
 KIND_EXERCISE = {"network": "UNQ_C1", "optimizer": "UNQ_C1", "loss": "UNQ_C2"}
 needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap (bwrap) is not installed or cannot run here")
 needs_grader = pytest.mark.skipif(sys.platform == "win32", reason="the class grader runs in WSL on Windows")
-
-
-def notebook_with(cells, outputs=None):
-    """The assignment notebook with graded cells replaced by cells[exercise] (a missing key: the cell is removed)."""
-    notebook = copy.deepcopy(NOTEBOOK)
-    for exercise in ("UNQ_C1", "UNQ_C2"):
-        (graded,) = tagged_cells(notebook, "graded", exercise)
-        if exercise in cells:
-            graded.source = cells[exercise]
-        else:
-            notebook.cells.remove(graded)
-    for cell in [*tagged_cells(notebook, "test"), *tagged_cells(notebook, "graded")] if outputs else []:
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=outputs)]
-        cell.execution_count = 1
-    return notebook
 
 
 def grade_class(folder, out, *arguments):
@@ -125,14 +109,14 @@ def partial_class(tmp_path_factory):
     for description, (kind, source), _ in CATALOGUE:
         if description in PARTIAL:
             by_exercise[KIND_EXERCISE[kind]].append((description, *catalogue_cell(kind, source)))
-    where = {}
+    where, learners = {}, {}
     for k in range(max(map(len, by_exercise.values()))):
-        cells = dict(RIGHT)
+        learners[f"learner{k:02d}"] = cells = dict(RIGHT)
         for exercise, entries in by_exercise.items():
             if k < len(entries):
                 description, _, cells[exercise] = entries[k]
                 where[description] = (f"learner{k:02d}", exercise)
-        nbformat.write(notebook_with(cells), str(folder / f"learner{k:02d}.ipynb"))
+    write_class(folder, learners, NOTEBOOK)
     result, rows = grade_class(folder, out)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, rows, where
@@ -162,11 +146,10 @@ def test_the_csv_has_a_row_per_submission_with_its_columns(partial_class):
 @needs_grader
 def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, monkeypatch):
     from grading import sandbox
-    from grading.__main__ import find_notebooks, grade, read_graded_cells
+    from grading.grader import find_notebooks, grade, read_graded_cells
 
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
-    nbformat.write(answered_notebook(NOTEBOOK), str(tmp_path / "honest.ipynb"))
-    (submission,) = find_notebooks([tmp_path / "honest.ipynb"])
+    (submission,) = find_notebooks(write_class(tmp_path, {"honest": answered_notebook(NOTEBOOK)}))
     submission.cells = read_graded_cells(submission.path)
     messages = open(tmp_path / "log.txt", "w+")
     rows = grade([submission], tmp_path / "out", 2, {"timeout": 120.0, "memory_mib": 2048}, stream=messages)
@@ -178,9 +161,7 @@ def test_without_bubblewrap_the_grader_says_so_and_still_grades_right(tmp_path, 
 @needs_grader
 def test_ctrl_c_stops_at_once_and_keeps_what_is_graded(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "grades"
-    folder.mkdir()
-    for number in range(6):
-        nbformat.write(answered_notebook(NOTEBOOK), str(folder / f"learner{number}.ipynb"))
+    write_class(folder, {f"learner{number}": answered_notebook(NOTEBOOK) for number in range(6)})
     process = subprocess.Popen([sys.executable, "-m", "grading", str(folder), "--out", str(out), "--jobs", "1"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                preexec_fn=takes_ctrl_c)
@@ -209,16 +190,16 @@ def test_usage_errors_are_plain_and_fail(tmp_path):
 def test_on_windows_the_grader_points_to_wsl_and_fails(tmp_path, monkeypatch, capsys):
     from grading import __main__ as grade
 
-    nbformat.write(answered_notebook(NOTEBOOK), str(tmp_path / "honest.ipynb"))
+    (path,) = write_class(tmp_path, {"honest": answered_notebook(NOTEBOOK)})
     monkeypatch.setattr(sys, "platform", "win32")
-    assert grade.main([str(tmp_path / "honest.ipynb"), "--out", str(tmp_path / "out")]) == 2
+    assert grade.main([str(path), "--out", str(tmp_path / "out")]) == 2
     assert "WSL" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_graded_cells_are_found_by_first_line_or_metadata(tmp_path):
-    from grading.__main__ import InvalidSubmission, read_graded_cells
+    from grading.grader import InvalidSubmission, read_graded_cells
 
-    notebook = notebook_with({"UNQ_C1": "\n  # UNQ_C1 \nq_network = 1", "UNQ_C2": "compute_loss = 2"})
+    notebook = notebook_with(NOTEBOOK, {"UNQ_C1": "\n  # UNQ_C1 \nq_network = 1", "UNQ_C2": "compute_loss = 2"})
     path = tmp_path / "n.ipynb"
     nbformat.write(notebook, str(path))
     assert read_graded_cells(path) == {"UNQ_C1": "\n  # UNQ_C1 \nq_network = 1", "UNQ_C2": "compute_loss = 2"}
@@ -232,7 +213,7 @@ def test_graded_cells_are_found_by_first_line_or_metadata(tmp_path):
 
 
 def test_submissions_with_the_same_file_name_keep_apart(tmp_path):
-    from grading.__main__ import find_notebooks
+    from grading.grader import find_notebooks
 
     for learner in ("ada", "bo"):
         (tmp_path / learner).mkdir()
@@ -282,6 +263,22 @@ def test_the_judges_gradient_is_msEs():
     assert all(np.allclose(f, e.numpy()) for f, e in zip(found, expected, strict=True))
 
 
+def all_four_q_values_run(cases):
+    """A sandbox's run of a compute_loss right but for one mistake, on cases: its MSE compares y_targets with
+    all four Q-values of each state, not the Q-value of the action taken (its gradient not reported)."""
+    import numpy as np
+
+    import public_tests
+
+    entries = []
+    for case in cases:
+        y = public_tests.targets(case)
+        loss = np.mean((y[:, None] - case["q_network"].numpy(case["states"])) ** 2)
+        entries.append({"loss": {"value": float(loss)}, "tensor": True, "y_targets": {"value": y.tolist()}})
+    return Run(report=json.dumps({"callable": True, "cases": entries}).encode(), output="", timed_out=False,
+               memory_exceeded=False, returncode=0, seconds=0.0)
+
+
 def test_a_wrong_loss_close_to_msEs_on_one_mini_batch_is_still_named():
     """On the probe of seed 1, the loss over all four Q-values comes within tolerance of MSE's on the first
     mini-batch by chance: the judge looks at every mini-batch's value before any gradient, and names it."""
@@ -290,13 +287,17 @@ def test_a_wrong_loss_close_to_msEs_on_one_mini_batch_is_still_named():
     import public_tests
     from grading import judge
 
-    _, expected = judge._probe_exercise_2(np.random.default_rng(1))
-    cases = expected["cases"]
-    assert judge._close(public_tests._loss(cases[0], gather=False), public_tests._loss(cases[0]))  # the chance
-    results = [{"error": None, "y": public_tests.targets(case), "loss": public_tests._loss(case, gather=False),
-                "tensor": True, "gradient": None} for case in cases]
-    with pytest.raises(AssertionError, match="all four Q-values"):
-        judge._judge_loss(results, cases)
+    _, expected = judge.make_probe("UNQ_C2", np.random.default_rng(1))
+    cases, setup, limits = expected["cases"], grader_setup(), {"timeout": 60.0, "memory_mib": 2048}
+
+    def loss_verdict(cases):
+        _, loss = judge.judge("UNQ_C2", all_four_q_values_run(cases), {"cases": cases}, setup["alpha"], limits)
+        return loss
+
+    first = loss_verdict(cases[:1])  # the chance: on the first mini-batch alone, only the missing gradient is faulted
+    assert first["score"] == 0 and first["message"].startswith(public_tests.NO_GRADIENT), first["message"]
+    every = loss_verdict(cases)
+    assert every["score"] == 0 and "all four Q-values" in every["message"], every["message"]
 
 
 def test_a_right_loss_gets_full_marks_where_a_first_draw_put_a_unit_on_relus_kink():

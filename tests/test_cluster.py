@@ -7,19 +7,19 @@ they need Ray (make cluster-env) and root. The tests without the marker need nei
 """
 import csv
 import json
+import pickle
 import re
 import signal
 import subprocess
 import sys
 import time
 
-import nbformat
 import psutil
 import pytest
 from conftest import ROOT, takes_ctrl_c
 
-from scripts.cluster import INSTALL, differences, node_names
-from scripts.notebook_tools import answered_notebook, hint_answer, load_notebook, tagged_cells
+from scripts.cluster import INSTALL, describe_node, differences, node_names
+from scripts.notebook_tools import answered_notebook, hint_answers, load_notebook, tagged_cells, write_class
 
 COMPARE = ("--variant", "GAMMA=0.99", "--seeds", "0", "1", "--episodes", "20", "--no-stop")
 NODES = ("node-1 (127.0.0.1)", "node-2 (127.0.0.1)")
@@ -47,18 +47,32 @@ def test_without_ray_address_says_in_one_line_what_to_install(tmp_path, command)
 
 def description(**changes):
     here = {"root": "/r", "files": {"utils.py": "a", "scripts/experimenter/compare.py": "b"}, "machine": "x86_64",
-            "packages": {"numpy": "2.4.6", "ray": "2.60.0"}, "python": "3.11"}
+            "packages": {"numpy": "2.4.6", "ray": "2.60.0"}, "python": "3.11", "lacks": []}
     return {**here, **changes}
 
 
 def test_a_nodes_differences_are_said_in_plain_words():
+    """Grading's need of bubblewrap among them, in grading's own words (grading.__main__.NODE_NEEDS)."""
+    from grading.__main__ import NODE_NEEDS
+
     here = description()
     assert differences(here, description()) == []
     there = description(files={"utils.py": "changed", "scripts/experimenter/compare.py": "b", "extra.py": "c"},
-                        packages={"numpy": "2.4.5"}, python="3.12", bubblewrap=False)
+                        packages={"numpy": "2.4.5"}, python="3.12", lacks=list(NODE_NEEDS))
     assert differences(here, there) == [
         "2 project files differ (extra.py, utils.py)", "numpy 2.4.5 (here 2.4.6)", "ray missing (here 2.60.0)",
         "Python 3.12 (here 3.11)", "no working bubblewrap (bwrap), which the grader's sandbox needs"]
+
+
+def test_a_node_names_the_needs_it_lacks():
+    assert describe_node({"spare moon": lambda: None, "Python": lambda: sys.executable})["lacks"] == ["spare moon"]
+
+
+def test_grading_sends_its_needs_to_the_nodes_by_name():
+    """Ray sends the checks to every node: each is a module-level function, which pickle sends by its name."""
+    from grading.__main__ import NODE_NEEDS
+
+    assert pickle.loads(pickle.dumps(NODE_NEEDS)) == NODE_NEEDS
 
 
 def test_only_living_nodes_with_cpus_are_named():
@@ -135,7 +149,8 @@ def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_pat
     assert all(remote.joinpath(name).stat().st_mtime_ns == mtime for name, mtime in kept.items())
     assert all(count > 0 for count in tasks_per_node(resumed.stdout).values()), resumed.stdout
 
-    here = run([sys.executable, "-m", "scripts.experimenter.compare", *COMPARE, "--jobs", "2", "--out", str(local)], timeout=1200)
+    here = run([sys.executable, "-m", "scripts.experimenter.compare", *COMPARE, "--jobs", "2", "--out", str(local)],
+               timeout=1200)
     assert here.returncode == 0, here.stderr[-3000:]
     names = sorted(path.name for path in local.glob("*__seed*.json"))
     assert names == sorted(path.name for path in remote.glob("*__seed*.json")) and len(names) == 4
@@ -149,9 +164,10 @@ def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_pat
 def make_class(folder):
     """Six notebooks: right, partly right, two cheats, one that never ends, and a file that is no notebook."""
     notebook = load_notebook()
-    right = {exercise: hint_answer(notebook, exercise) for exercise in ("UNQ_C1", "UNQ_C2")}
+    right = hint_answers(notebook)
     blank = tagged_cells(notebook, "graded", "UNQ_C1")[0].source
-    classes = {
+    write_class(folder, {
+        "right": answered_notebook(notebook),
         "partly_right": {"UNQ_C1": right["UNQ_C1"].replace("learning_rate=ALPHA", "learning_rate=0.01"),
                          "UNQ_C2": right["UNQ_C2"].replace(" * (1 - done_vals)", "")},
         "patches_public_tests": {"UNQ_C1": blank + "\nimport public_tests\npublic_tests.test_network = "
@@ -159,15 +175,8 @@ def make_class(folder):
         "prints_a_pass_and_exits": {"UNQ_C1": "# UNQ_C1\nprint('All tests passed!')\nimport os\nos._exit(0)\n",
                                     "UNQ_C2": "# UNQ_C2\nprint('All tests passed!')\nraise SystemExit(0)\n"},
         "endless_loop": {"UNQ_C1": "# UNQ_C1\nwhile True:\n    pass\n", "UNQ_C2": right["UNQ_C2"]},
-    }
-    folder.mkdir()
-    nbformat.write(answered_notebook(notebook), str(folder / "right.ipynb"))
-    for name, cells in classes.items():
-        copy = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
-        for exercise, source in cells.items():
-            tagged_cells(copy, "graded", exercise)[0].source = source
-        nbformat.write(copy, str(folder / f"{name}.ipynb"))
-    (folder / "not_a_notebook.ipynb").write_bytes(b"\x00\x01 not JSON")
+        "not_a_notebook": b"\x00\x01 not JSON",
+    }, notebook)
 
 
 @pytest.mark.cluster

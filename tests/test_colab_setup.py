@@ -33,7 +33,7 @@ def pins(setup_cell):
     return ast.literal_eval(value)
 
 
-HELPERS = ("utils.py", "public_tests.py", "lander_widgets.py", "scripts/learner/play.py")  # what the cell looks for
+HELPERS = ("utils.py", "public_tests.py", "lander")  # what the cell looks for
 
 
 def learners_files(folder):

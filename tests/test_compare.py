@@ -83,7 +83,8 @@ def test_the_command_refuses_a_bad_variant_before_training(tmp_path):
                              "--variant", "TAUU=0.1", "--out", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     last_line = result.stderr.strip().splitlines()[-1]  # after the usage, one line says what is wrong
-    assert result.returncode == 2 and last_line.startswith("python -m scripts.experimenter.compare: error: variant 'TAUU=0.1'")
+    assert result.returncode == 2
+    assert last_line.startswith("python -m scripts.experimenter.compare: error: variant 'TAUU=0.1'")
     assert not (tmp_path / "out").exists() and time.monotonic() - started < 60
 
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 
 import utils
+from lander.video import PANEL_HEIGHT
 
 MODEL = ROOT / "models" / "lunar_lander_model.h5"
 
@@ -41,7 +42,7 @@ def test_demo_writes_video_gif_and_table(tmp_path):
     gif = imageio.mimread(str(tmp_path / "lunar_lander.gif"))
     assert len(gif) >= 50 and gif[0].shape[:2] == (200, 300)
     annotated = imageio.get_reader(str(tmp_path / "lunar_lander_q_values.mp4"))
-    assert annotated.get_meta_data()["size"] == (600, 400 + utils.PANEL_HEIGHT)
+    assert annotated.get_meta_data()["size"] == (600, 400 + PANEL_HEIGHT)
     assert annotated.count_frames() == len(frames)  # the same landing, with its Q-values
     assert "mean return" in result.stdout and "landed at rest" in result.stdout
 

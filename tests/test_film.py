@@ -8,6 +8,8 @@ from conftest import small_network
 from test_utils import hovering_network
 
 import utils
+from lander.environment import MAX_EPISODE_STEPS
+from lander.video import write_video
 from scripts.learner import film
 
 
@@ -99,7 +101,7 @@ def test_the_film_streams_its_frames_in_little_memory(tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert flight["steps"] == utils.MAX_EPISODE_STEPS
+    assert flight["steps"] == MAX_EPISODE_STEPS
     assert peak < 80e6, f"write_film's peak memory grew by {peak / 1e6:.0f} MB"
 
 
@@ -143,7 +145,7 @@ def test_the_committed_film_fits_a_readme_and_the_notebook_points_to_it():
 
 def test_a_film_too_long_for_the_gif_limit_says_so(tmp_path, monkeypatch):
     frames = [np.random.default_rng(i).integers(0, 256, (448, 600, 3), dtype=np.uint8) for i in range(20)]
-    utils.write_video(str(tmp_path / "noise.mp4"), frames)
+    write_video(str(tmp_path / "noise.mp4"), frames)
     monkeypatch.setattr(film, "GIF_LIMIT", 10_000)  # 20 frames of noise cannot fit in 10 KB
     with pytest.raises(film.GifTooLong, match="larger --every"):
         film.write_gif(tmp_path / "noise.mp4", tmp_path / "noise.gif")

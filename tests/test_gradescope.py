@@ -18,7 +18,8 @@ import pytest
 from conftest import ROOT
 
 from grading import gradescope, records
-from grading.__main__ import DEFAULTS, grader_setup
+from grading.__main__ import DEFAULTS
+from grading.grader import grader_setup
 
 LIMITS = {"timeout": DEFAULTS["timeout"], "memory_mib": DEFAULTS["memory"]}
 needs_bash = pytest.mark.skipif(sys.platform == "win32", reason="run_autograder is a bash script (Gradescope's Ubuntu)")
@@ -122,13 +123,12 @@ def test_a_submission_that_is_not_one_notebook_gets_a_plain_result_with_score_0(
 @needs_bash
 def test_a_right_notebook_gets_20_and_the_teacher_alone_sees_the_isolation(autograder):
     """Here, with bubblewrap where it works (in a fresh Debian system without it: make test-gradescope)."""
-    import nbformat
     from test_class_grader import NOTEBOOK
 
     from grading.sandbox import BUBBLEWRAP_ISOLATION, bubblewrap
-    from scripts.notebook_tools import answered_notebook
+    from scripts.notebook_tools import answered_notebook, write_class
 
-    nbformat.write(answered_notebook(NOTEBOOK), str(autograder / "submission" / "C3_W3_A1_Assignment.ipynb"))
+    write_class(autograder / "submission", {"C3_W3_A1_Assignment": answered_notebook(NOTEBOOK)})
     results, stdout = run_autograder(autograder)
     assert results["score"] == 20 and results["extra_data"]["status"] == "graded"
     *learners, isolation = results["tests"]
@@ -224,11 +224,11 @@ def open_folder():
 def test_without_bubblewrap_a_root_grader_runs_each_learner_as_a_user_of_its_own(open_folder):
     """As in Gradescope's container, where bubblewrap may be refused: the learner's code can neither write
     the grader's files, nor kill the grader, nor leave a process behind."""
-    import nbformat
     import psutil
-    from test_class_grader import RIGHT, notebook_with
+    from test_class_grader import NOTEBOOK, RIGHT
 
     from grading import sandbox
+    from scripts.notebook_tools import write_class
 
     if not sandbox.python_runs_as_own_user():
         pytest.skip("this Python lies where no other user may read it (under /root?): the grader runs the "
@@ -239,13 +239,13 @@ def test_without_bubblewrap_a_root_grader_runs_each_learner_as_a_user_of_its_own
     shared.mkdir()
     shared.chmod(0o777)  # where the daemon can say who it is
     canary, pids = grader_folder / "forged.txt", shared / "daemon.pid"
-    nbformat.write(notebook_with({"UNQ_C1": hostile_cell(canary, pids), "UNQ_C2": RIGHT["UNQ_C2"]}),
-                   str(tmp_path / "hostile.ipynb"))
+    (hostile,) = write_class(tmp_path, {"hostile": {"UNQ_C1": hostile_cell(canary, pids), "UNQ_C2": RIGHT["UNQ_C2"]}},
+                             NOTEBOOK)
     # A grader whose bubblewrap is refused, as a container may refuse it user namespaces.
     script = ("import sys; from grading import sandbox; sandbox.bubblewrap = lambda: None; "
               "from grading.__main__ import main; sys.exit(main(sys.argv[1:]))")
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "hostile.ipynb"), "--out",
-                             str(grader_folder)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", script, str(hostile), "--out", str(grader_folder)],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "as a user of its own" in result.stderr
     results = json.loads((grader_folder / "hostile.json").read_text())

@@ -12,13 +12,13 @@ import subprocess
 import sys
 import zipfile
 
-import nbformat
 import pytest
 from conftest import ROOT
-from test_class_grader import NOTEBOOK, RIGHT, notebook_with, tagged_cells
+from test_class_grader import NOTEBOOK, RIGHT
 from test_gradescope import hostile_cell
 
 from grading import records
+from scripts.notebook_tools import tagged_cells, write_class
 
 pytestmark = [
     pytest.mark.gradescope,
@@ -26,48 +26,39 @@ pytestmark = [
                        reason="needs Linux, root and chroot (debootstrap is installed when missing)"),
 ]
 BLANK_1 = tagged_cells(NOTEBOOK, "graded", "UNQ_C1")[0].source
-# Each submission: the files the learner uploaded.
-SUBMISSIONS = {
-    "right": {"C3_W3_A1_Assignment.ipynb": notebook_with(RIGHT)},
-    "partial": {"C3_W3_A1_Assignment.ipynb": notebook_with({
-        "UNQ_C1": RIGHT["UNQ_C1"].replace("learning_rate=ALPHA", "learning_rate=0.01"),
-        "UNQ_C2": RIGHT["UNQ_C2"].replace(" * (1 - done_vals)", "")})},
-    "patches_public_tests": {"C3_W3_A1_Assignment.ipynb": notebook_with({
+# The notebooks' graded cells, by learner; each learner uploads her notebook as C3_W3_A1_Assignment.ipynb.
+CLASS = {
+    "right": RIGHT,
+    "partial": {"UNQ_C1": RIGHT["UNQ_C1"].replace("learning_rate=ALPHA", "learning_rate=0.01"),
+                "UNQ_C2": RIGHT["UNQ_C2"].replace(" * (1 - done_vals)", "")},
+    "patches_public_tests": {
         "UNQ_C1": BLANK_1 + "\nimport public_tests\n"
                   "public_tests.check_network = public_tests.check_optimizer = lambda *a, **k: None\n"
                   "public_tests.describe_network = lambda *a, **k: {'kind': 'Sequential'}\n",
-        "UNQ_C2": RIGHT["UNQ_C2"] + "\nimport public_tests\npublic_tests.check_losses = lambda *a, **k: None\n"})},
+        "UNQ_C2": RIGHT["UNQ_C2"] + "\nimport public_tests\npublic_tests.check_losses = lambda *a, **k: None\n"},
     # Forges results.json, kills the grader, leaves a daemon rewriting results.json (the next submission's too).
-    "leaves_a_daemon": {"C3_W3_A1_Assignment.ipynb": notebook_with({
-        "UNQ_C1": hostile_cell("/autograder/results/results.json", "/tmp/daemon.pid"), "UNQ_C2": RIGHT["UNQ_C2"]})},
-    "not_a_notebook": {"answers.py": "q_network = None\n", "report.pdf": "%PDF-1.4 not a notebook"},
+    "leaves_a_daemon": {"UNQ_C1": hostile_cell("/autograder/results/results.json", "/tmp/daemon.pid"),
+                        "UNQ_C2": RIGHT["UNQ_C2"]},
 }
-
-
-def write_files(folder, files):
-    folder.mkdir(parents=True)
-    for name, content in files.items():
-        if isinstance(content, str):
-            (folder / name).write_text(content)
-        else:
-            nbformat.write(content, str(folder / name))
+NOT_A_NOTEBOOK = {"answers.py": "q_network = None\n", "report.pdf": "%PDF-1.4 not a notebook"}  # what one uploaded
+SUBMISSIONS = (*CLASS, "not_a_notebook")
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """(results.json and the teacher's output, per submission; the class grader's NAME.json of the same notebooks)."""
     work = tmp_path_factory.mktemp("gradescope")
-    (work / "class").mkdir()
-    for name, files in SUBMISSIONS.items():
-        write_files(work / "submissions" / name, files)
-        for file in files:
-            if file.endswith(".ipynb"):  # the same notebook, for the class grader here
-                shutil.copy(work / "submissions" / name / file, work / "class" / f"{name}.ipynb")
+    for path in write_class(work / "class", CLASS, NOTEBOOK):  # the same notebooks, for the class grader here
+        (work / "submissions" / path.stem).mkdir(parents=True)
+        shutil.copy(path, work / "submissions" / path.stem / "C3_W3_A1_Assignment.ipynb")
+    (work / "submissions" / "not_a_notebook").mkdir()
+    for name, text in NOT_A_NOTEBOOK.items():
+        (work / "submissions" / "not_a_notebook" / name).write_text(text)
     zip_path = work / "autograder.zip"
     made = subprocess.run([sys.executable, "-m", "grading", "--gradescope", str(zip_path)], capture_output=True,
                           text=True, timeout=600, cwd=ROOT)
     assert made.returncode == 0, made.stderr[-3000:]
-    image = subprocess.run(["bash", str(ROOT / "scripts" / "platforms" / "gradescope.sh"), str(zip_path),
+    image = subprocess.run(["bash", str(ROOT / "scripts" / "maintainer" / "platforms" / "gradescope.sh"), str(zip_path),
                             str(work / "submissions"), str(work / "results")], capture_output=True, text=True,
                            timeout=3600)
     print(image.stdout[-5000:])

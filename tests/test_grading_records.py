@@ -15,11 +15,11 @@ import time
 import nbformat
 import pytest
 from conftest import ROOT, sends_ctrl_c, takes_ctrl_c
-from test_class_grader import NOTEBOOK, RIGHT, needs_grader, notebook_with
+from test_class_grader import NOTEBOOK, RIGHT, needs_grader
 
 from grading import records
-from grading.__main__ import NOTEBOOK_SIZE_LIMIT, Submission, grader_setup, read_submission
-from scripts.notebook_tools import answered_notebook, tagged_cells
+from grading.grader import NOTEBOOK_SIZE_LIMIT, Submission, grader_setup, read_submission
+from scripts.notebook_tools import answered_notebook, notebook_with, tagged_cells, write_class
 
 PARTIAL = {"UNQ_C1": RIGHT["UNQ_C1"].replace("learning_rate=ALPHA", "learning_rate=0.01"), "UNQ_C2": RIGHT["UNQ_C2"]}
 
@@ -45,7 +45,7 @@ def snapshot(out):
 
 def twice_marked():
     """A notebook with a right Exercise 1 cell, and below it a second cell marked # UNQ_C1 with a wrong rate."""
-    notebook = notebook_with(RIGHT)
+    notebook = notebook_with(NOTEBOOK, RIGHT)
     (graded,) = tagged_cells(notebook, "graded", "UNQ_C1")
     second = nbformat.v4.new_code_cell("# UNQ_C1\n" + PARTIAL["UNQ_C1"].split("\n", 1)[1])
     notebook.cells.insert(notebook.cells.index(graded) + 1, second)
@@ -58,10 +58,7 @@ def twice_marked():
 @needs_grader
 def test_a_second_run_grades_nothing_and_a_changed_notebook_alone_is_graded_again(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "grades"
-    folder.mkdir()
-    nbformat.write(notebook_with(RIGHT), str(folder / "ada.ipynb"))
-    nbformat.write(notebook_with(PARTIAL), str(folder / "bo.ipynb"))
-    (folder / "cy.ipynb").write_text("not a notebook")
+    write_class(folder, {"ada": RIGHT, "bo": PARTIAL, "cy": b"not a notebook"}, NOTEBOOK)
     run_grader(folder, out, "--jobs", "2")
     first, graded = snapshot(out), rows(out)
     assert {name: row["score"] for name, row in graded.items()} == {"ada": "20", "bo": "18", "cy": "0"}
@@ -73,7 +70,7 @@ def test_a_second_run_grades_nothing_and_a_changed_notebook_alone_is_graded_agai
     assert snapshot(out) == first and rows(out) == graded
     assert time.monotonic() - started < 120  # seconds of start-up, no grading (TensorFlow's import on a busy machine)
 
-    nbformat.write(notebook_with(RIGHT), str(folder / "bo.ipynb"))  # bo mends the learning rate
+    write_class(folder, {"bo": RIGHT}, NOTEBOOK)  # bo mends the learning rate
     changed = run_grader(folder, out)
     assert "2 of 3 submissions are unchanged" in changed.stderr and "[1/1] bo: graded, 20/20" in changed.stderr
     now = snapshot(out)
@@ -108,8 +105,8 @@ def test_the_grader_hash_follows_its_files_and_its_set_up(tmp_path):
     assert records.grader_sha256(dict(setup, alpha=setup["alpha"] * 2)) != base
     assert records.grader_sha256(dict(setup, cells=setup["cells"] + ["x = 1"])) != base
     files = records.grader_files()
-    assert {"grading/__main__.py", "grading/inside.py", "grading/judge.py", "grading/sandbox.py", "utils.py",
-            "public_tests.py"} <= set(files)
+    assert {"grading/__main__.py", "grading/grader.py", "grading/inside.py", "grading/judge.py", "grading/sandbox.py",
+            "utils.py", "public_tests.py"} <= set(files)
     copy_root = tmp_path / "copy"
     for name in files:
         (copy_root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -132,9 +129,7 @@ def wait_for(condition, seconds=600):
 @sends_ctrl_c
 def test_after_ctrl_c_and_after_a_crash_the_same_command_finishes_the_class(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "grades"
-    folder.mkdir()
-    for number in range(3):
-        nbformat.write(answered_notebook(NOTEBOOK), str(folder / f"learner{number}.ipynb"))
+    write_class(folder, {f"learner{number}": answered_notebook(NOTEBOOK) for number in range(3)})
     graded = lambda: len(list(out.glob("learner*.json")))  # noqa: E731
 
     interrupted = subprocess.Popen(command(folder, out), stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -165,8 +160,7 @@ def test_a_notebook_too_large_is_told_to_clear_its_outputs(tmp_path):
     (cell,) = tagged_cells(notebook, "training")
     video = "A" * (NOTEBOOK_SIZE_LIMIT + 2**20)  # a learner's saved outputs: a video, base64
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": f"<video src='data:{video}'>"})]
-    path = tmp_path / "ada.ipynb"
-    nbformat.write(notebook, str(path))
+    (path,) = write_class(tmp_path, {"ada": notebook})
     submission = Submission(name="ada", path=path)
     read_submission(submission)
     assert "over the limit of 20 MiB" in submission.invalid
@@ -174,8 +168,7 @@ def test_a_notebook_too_large_is_told_to_clear_its_outputs(tmp_path):
 
 
 def test_two_cells_marked_for_one_exercise_say_which_was_graded(tmp_path):
-    path = tmp_path / "ada.ipynb"
-    nbformat.write(twice_marked(), str(path))
+    (path,) = write_class(tmp_path, {"ada": twice_marked()})
     submission = Submission(name="ada", path=path)
     read_submission(submission)
     assert submission.cells["UNQ_C1"].startswith("# UNQ_C1\n") and "learning_rate=0.01" in submission.cells["UNQ_C1"]
@@ -188,8 +181,7 @@ def test_two_cells_marked_for_one_exercise_say_which_was_graded(tmp_path):
 @needs_grader
 def test_the_note_on_two_marked_cells_reaches_the_learner_and_the_teacher(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "grades"
-    folder.mkdir()
-    nbformat.write(twice_marked(), str(folder / "ada.ipynb"))
+    write_class(folder, {"ada": twice_marked()})
     run_grader(folder, out)
     results = json.loads((out / "ada.json").read_text())
     exercise_1 = [test for test in results["tests"] if test["name"].startswith("UNQ_C1")]

@@ -15,6 +15,7 @@ import tensorflow as tf
 from conftest import ROOT, small_network
 
 import utils
+from lander.model_files import read_model_config, write_model_config
 
 SHIPPED = ROOT / "models" / "lunar_lander_model.h5"
 OTHER_PYTHON = os.environ.get("OTHER_KERAS_PYTHON")
@@ -43,9 +44,9 @@ def as_json(config):
 
 def with_new_setting(path, layer_index=1):
     """Record, in the file at path, a layer setting no Keras knows: as a newer Keras would."""
-    config = utils._read_model_config(path)
+    config = read_model_config(path)
     config["config"]["layers"][layer_index]["config"]["setting_from_a_newer_keras"] = 1
-    utils._write_model_config(path, config)
+    write_model_config(path, config)
 
 
 # --------------------------------------------------------------------------- in this Keras
@@ -54,7 +55,7 @@ def with_new_setting(path, layer_index=1):
 def test_a_saved_model_records_no_unset_settings_and_loses_nothing(tmp_path, suffix):
     model, path = small_network(seed=4), tmp_path / f"model{suffix}"
     utils.save_model(model, str(path))
-    config = utils._read_model_config(str(path))
+    config = read_model_config(str(path))
     assert [settings for settings in objects(config) if None in settings["config"].values()] == []
     loaded = tf.keras.models.load_model(str(path), compile=False)
     assert as_json(loaded.get_config()) == as_json(model.get_config())

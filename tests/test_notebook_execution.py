@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from conftest import LEARNER_ENV, ROOT, sends_ctrl_c, takes_ctrl_c
 
-import utils
+from lander.video import PANEL_HEIGHT
 from scripts.notebook_tools import NOTEBOOK, copy_learner_files, tagged_cells
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ def test_plot_video_and_evaluation_appear(short_run):
     (annotated,) = tagged_cells(notebook, "video-q-values")
     assert "data:video/mp4;base64," in annotated.outputs[0]["data"]["text/html"]
     reader = imageio.get_reader(str(work / "videos" / "lunar_lander_q_values.mp4"))
-    assert reader.get_meta_data()["size"] == (600, 400 + utils.PANEL_HEIGHT) and reader.count_frames() >= 10
+    assert reader.get_meta_data()["size"] == (600, 400 + PANEL_HEIGHT) and reader.count_frames() >= 10
     (evaluation,) = tagged_cells(notebook, "evaluation")
     assert "mean return" in evaluation.outputs[0]["data"]["text/html"]
     html = (build / "C3_W3_A1_Assignment.html").read_text()

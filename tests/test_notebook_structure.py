@@ -141,7 +141,7 @@ def test_section_10_shows_the_q_values_right_after_the_course_video(notebook):
 
 def test_section_10_ends_with_the_probe_and_the_flight_after_the_videos(notebook):
     """The probe of network_to_watch, then the flight against the shipped network and the learner's, each
-    a cell of its own that lander_widgets draws, before section 11; the first code cell checks for the module."""
+    a cell of its own that lander.widgets draws, before section 11; the first code cell checks for the module."""
     positions = {tag: notebook.cells.index(cell) for tag in ("video-q-values", "evaluation", "probe", "fly")
                  for cell in tagged_cells(notebook, tag)}
     congratulations = next(i for i, cell in enumerate(notebook.cells) if cell.source.startswith('<a name="11">'))
@@ -149,10 +149,10 @@ def test_section_10_ends_with_the_probe_and_the_flight_after_the_videos(notebook
         < congratulations
     (probe,) = tagged_cells(notebook, "probe")
     (fly,) = tagged_cells(notebook, "fly")
-    assert "import lander_widgets" in probe.source and "lander_widgets.probe(network_to_watch)" in probe.source
-    assert "lander_widgets.fly(shipped_network, yours=q_network)" in fly.source
+    assert "from lander import widgets" in probe.source and "widgets.probe(network_to_watch)" in probe.source
+    assert "widgets.fly(shipped_network, yours=q_network)" in fly.source
     for cell in (probe, fly):
         explained = notebook.cells[notebook.cells.index(cell) - 1]
         assert explained.cell_type == "markdown" and explained.source.startswith("### ")
     (setup,) = tagged_cells(notebook, "colab-setup")
-    assert '"lander_widgets.py", "scripts/learner/play.py"' in setup.source
+    assert '("utils.py", "public_tests.py", "lander")' in setup.source

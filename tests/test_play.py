@@ -12,6 +12,9 @@ from conftest import LEARNER_ENV, ROOT
 from PIL import Image
 
 import utils
+from lander import flying
+from lander.environment import ACTION_NAMES
+from lander.episodes import play_episode
 from scripts.learner import play
 from scripts.maintainer.play_under_xvfb import Game, fire, missing_tools, virtual_screen
 
@@ -27,21 +30,21 @@ def first_steps(env, action, steps=15):
 
 
 def test_each_arrow_key_moves_the_lander_the_way_it_points(env):
-    still = first_steps(env, play.DO_NOTHING)
+    still = first_steps(env, flying.DO_NOTHING)
     left = first_steps(env, play.KEY_ACTIONS[pygame.K_LEFT])
     right = first_steps(env, play.KEY_ACTIONS[pygame.K_RIGHT])
     up = first_steps(env, play.KEY_ACTIONS[pygame.K_UP])
     assert left[2] < still[2] - 0.1 and left[4] > still[4] + 0.1  # x velocity down, and it leans left
     assert right[2] > still[2] + 0.1 and right[4] < still[4] - 0.1
     assert up[3] > still[3] + 0.3  # falls slower
-    assert utils.ACTION_NAMES[play.KEY_ACTIONS[pygame.K_LEFT]] == "Fire right orientation engine"
+    assert ACTION_NAMES[play.KEY_ACTIONS[pygame.K_LEFT]] == "Fire right orientation engine"
 
 
 def test_no_key_does_nothing_and_keys_held_together_take_turns():
-    assert play.action_for([], 7) == play.DO_NOTHING
-    assert [play.action_for([play.MAIN_ENGINE], step) for step in range(3)] == [play.MAIN_ENGINE] * 3
-    both = play.held_actions({pygame.K_UP: True, pygame.K_LEFT: True, pygame.K_RIGHT: False})
-    assert [play.action_for(both, step) for step in range(4)] == [play.MAIN_ENGINE, play.PUSH_LEFT] * 2
+    assert flying.action_for([], 7) == flying.DO_NOTHING
+    assert [flying.action_for([flying.MAIN_ENGINE], step) for step in range(3)] == [flying.MAIN_ENGINE] * 3
+    both = flying.held_actions({pygame.K_UP: True, pygame.K_LEFT: True, pygame.K_RIGHT: False}, play.KEY_ACTIONS)
+    assert [flying.action_for(both, step) for step in range(4)] == [flying.MAIN_ENGINE, flying.PUSH_LEFT] * 2
 
 
 def flight(points=-12.345, counts=(1, 2, 3, 4)):
@@ -54,26 +57,26 @@ def test_scores_are_added_row_by_row_with_one_header(tmp_path, before):
     if before is not None:
         path.parent.mkdir()
         path.write_text(before)
-    play.append_score(path, play.score_row(3, flight(), {"total_points": 250.5}, None))
-    play.append_score(path, play.score_row(4, flight(7.0), {"total_points": 240.0}, {"total_points": 99.0}))
+    flying.append_score(path, flying.score_row(3, flight(), {"total_points": 250.5}, None))
+    flying.append_score(path, flying.score_row(4, flight(7.0), {"total_points": 240.0}, {"total_points": 99.0}))
     with open(path, newline="") as file:
         rows = list(csv.DictReader(file))
     assert [row["seed"] for row in rows] == ["3", "4"] and rows[0]["points"] == "-12.35"
     assert rows[0]["steps_right_engine"] == "2" and rows[0]["steps_left_engine"] == "4"
     assert rows[0]["your_network_points"] == "" and rows[1]["your_network_points"] == "99.0"
-    assert list(rows[0]) == play.SCORE_COLUMNS and os.listdir(path.parent) == ["play_scores.csv"]
+    assert list(rows[0]) == flying.SCORE_COLUMNS and os.listdir(path.parent) == ["play_scores.csv"]
 
 
 def test_an_interrupted_write_keeps_the_scores_already_there(tmp_path, monkeypatch):
     path = tmp_path / "play_scores.csv"
-    play.append_score(path, play.score_row(3, flight(), {"total_points": 250.5}, None))
+    flying.append_score(path, flying.score_row(3, flight(), {"total_points": 250.5}, None))
     before = path.read_bytes()
 
     def interrupted(*_):
         raise KeyboardInterrupt
     monkeypatch.setattr(play.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        play.append_score(path, play.score_row(4, flight(), {"total_points": 1.0}, None))
+        flying.append_score(path, flying.score_row(4, flight(), {"total_points": 1.0}, None))
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["play_scores.csv"]
 
 
@@ -81,7 +84,7 @@ def test_a_file_that_is_not_a_scores_file_is_left_alone_with_a_clear_error(tmp_p
     path = tmp_path / "play_scores.csv"
     path.write_text("name,grade\nAda,A\n")
     with pytest.raises(SystemExit, match="not a scores file of scripts.learner.play"):
-        play.append_score(path, play.score_row(3, flight(), {"total_points": 1.0}, None))
+        flying.append_score(path, flying.score_row(3, flight(), {"total_points": 1.0}, None))
     assert path.read_text() == "name,grade\nAda,A\n"
 
 
@@ -113,10 +116,10 @@ def test_a_player_flies_with_the_arrow_keys_under_xvfb(tmp_path, env):
             assert game.wait_for("ready") == f"ready seed={SEED}"
             game.find_window()
             assert game.window_name() == play.TITLE
-            for key, action in [("Up", play.MAIN_ENGINE), ("Left", play.PUSH_LEFT), ("Right", play.PUSH_RIGHT)]:
+            for key, action in [("Up", flying.MAIN_ENGINE), ("Left", flying.PUSH_LEFT), ("Right", flying.PUSH_RIGHT)]:
                 fired, after = fire(game, key)
                 assert f" action {action} " in fired
-                assert after.startswith("over") or f" action {play.DO_NOTHING} " in after  # let go: nothing
+                assert after.startswith("over") or f" action {flying.DO_NOTHING} " in after  # let go: nothing
             if game.state != "over":
                 game.wait_for("over")
             game.screenshot(tmp_path / "over.png")  # what the window shows: the points side by side
@@ -143,7 +146,7 @@ def test_a_player_flies_with_the_arrow_keys_under_xvfb(tmp_path, env):
         counts = [int(row[f"steps_{name}"]) for name in ("do_nothing", "right_engine", "main_engine", "left_engine")]
         assert sum(counts) == int(row["steps"]) and row["outcome"] in ("crashed", "landed", "flew off", "time limit")
     assert f"points={float(rows[-1]['points']):.2f}" in flights[-1]
-    shipped = utils.play_episode(env, utils.load_model(str(play.SHIPPED_MODEL)), seed=SEED)
+    shipped = play_episode(env, utils.load_model(str(play.SHIPPED_MODEL)), seed=SEED)
     assert np.isclose(float(rows[0]["shipped_network_points"]), shipped["total_points"], atol=0.01)
     assert rows[0]["your_network_points"] == rows[0]["shipped_network_points"]
     shown = np.asarray(Image.open(tmp_path / "over.png").convert("RGB"))

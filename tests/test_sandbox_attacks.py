@@ -4,6 +4,7 @@ The hostile class is graded once, by the real command in a subprocess (a sandbox
 the tests read its grades.csv and NAME.json files. Tests of right and wrong answers and of the
 command itself are in test_class_grader.py.
 """
+import copy
 import json
 import os
 import socket
@@ -13,10 +14,10 @@ import threading
 import nbformat
 import pytest
 from conftest import ROOT
-from test_class_grader import NOTEBOOK, RIGHT, grade_class, needs_bwrap, notebook_with, points
+from test_class_grader import NOTEBOOK, RIGHT, grade_class, needs_bwrap, points
 
 from grading.sandbox import bubblewrap
-from scripts.notebook_tools import answered_notebook, tagged_cells
+from scripts.notebook_tools import answered_notebook, tagged_cells, write_class
 
 pytestmark = pytest.mark.slow
 # Each exercise's time limit in the hostile class: what the endless loop costs. A right answer takes a
@@ -97,22 +98,25 @@ def attacks(port, canary, secret):
     }
 
 
+def with_passing_outputs(notebook):
+    """A copy of notebook, its graded and test cells saved with the output of tests that passed."""
+    saved = copy.deepcopy(notebook)
+    for cell in [*tagged_cells(saved, "test"), *tagged_cells(saved, "graded")]:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="All tests passed!\n")]
+        cell.execution_count = 1
+    return saved
+
+
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory):
     folder, out = tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("hostile-grades")
     canary, secret = out / "escaped.txt", folder / "secret-of-another-learner.txt"
     secret.write_text("the other learner's answers")
     listener = Listener()
-    cases = attacks(listener.port, canary, secret)
-    for name, cells in cases.items():
-        nbformat.write(notebook_with(cells), str(folder / f"{name}.ipynb"))
-    blank_cells = {exercise: tagged_cells(NOTEBOOK, "graded", exercise)[0].source for exercise in ("UNQ_C1", "UNQ_C2")}
-    blank = notebook_with(blank_cells, outputs="All tests passed!\n")
-    nbformat.write(blank, str(folder / "blank_with_passing_outputs.ipynb"))
-    (folder / "not_a_notebook.ipynb").write_bytes(os.urandom(2000))
-    (folder / "nests_its_json_deeply.ipynb").write_text("[" * 100_000 + "]" * 100_000)  # Python's parser recurses
-    nbformat.write(answered_notebook(NOTEBOOK), str(folder / "honest.ipynb"))
-    nbformat.write(answered_notebook(NOTEBOOK), str(folder / "=HYPERLINK(1).ipynb"))
+    others = {"blank_with_passing_outputs": with_passing_outputs(NOTEBOOK), "not_a_notebook": os.urandom(2000),
+              "nests_its_json_deeply": b"[" * 100_000 + b"]" * 100_000,  # Python's parser recurses
+              "honest": answered_notebook(NOTEBOOK), "=HYPERLINK(1)": answered_notebook(NOTEBOOK)}
+    write_class(folder, {**attacks(listener.port, canary, secret), **others}, NOTEBOOK)
     utils_before = (ROOT / "utils.py").read_bytes()
     result, rows = grade_class(folder, out, "--timeout", str(TIME_LIMIT_S), "--memory", "1536")
     yield {"result": result, "rows": rows, "out": out, "canary": canary, "listener": listener,
@@ -190,8 +194,8 @@ def test_a_python_environment_under_tmp_is_seen_read_only_and_nothing_else_there
     environment.mkdir(parents=True)
     (environment / "marker").write_text("the environment")
     (tmp_path / "clone" / "secret.txt").write_text("a grader's file")
-    monkeypatch.setattr(sandbox, "_python_dirs", lambda: [str(environment)])
-    arguments = sandbox._bwrap_arguments(bubblewrap(), tmp_path, report_fd=-1)  # the command after "--" is ours
+    monkeypatch.setattr(sandbox, "python_dirs", lambda: [str(environment)])
+    arguments = sandbox.bwrap_arguments(bubblewrap(), tmp_path, report_fd=-1)  # the command after "--" is ours
     script = (f"cat {environment}/marker; echo; ls -A {tmp_path}/clone; "
               f"echo changed > {environment}/marker 2>/dev/null && echo WRITABLE")
     result = subprocess.run([*arguments[:arguments.index("--") + 1], "/bin/sh", "-c", script],

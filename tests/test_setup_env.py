@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from scripts.learner import setup_env
-from scripts.learner.platforms import NEWER_PYTHON, SUPPORTED, python_refusal, pythons
+from scripts.learner import pythons, setup_env
+from scripts.learner.platforms import NEWER_PYTHON, SUPPORTED, python_refusal
 
 needs_sh = pytest.mark.skipif(os.name == "nt", reason="the stand-ins are shell scripts")
 
@@ -121,7 +121,8 @@ def test_a_found_python_runs_set_up_again_and_says_so_in_one_line(on_python_314,
     said = capsys.readouterr().out
     assert said == (f"Python 3.14 is not supported yet ({NEWER_PYTHON}): set-up uses Python 3.13.0 ({chosen}), "
                     "the newest supported Python installed here.\n")
-    assert (tmp_path / "ran.txt").read_text().split() == ["-m", "scripts.learner.setup_env", "--dev", "--chosen", str(chosen)]
+    ran = (tmp_path / "ran.txt").read_text().split()
+    assert ran == ["-m", "scripts.learner.setup_env", "--dev", "--chosen", str(chosen)]
 
 
 def test_a_chosen_unsupported_python_is_refused_in_one_line(on_python_314, monkeypatch, capsys):

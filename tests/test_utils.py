@@ -14,6 +14,8 @@ import tensorflow as tf
 from conftest import ROOT, make_experiences, small_network
 
 import utils
+from lander.environment import ACTION_LABELS
+from lander.video import PANEL_COLOURS, PANEL_HEIGHT, PANEL_ROWS, QValuePanel
 
 
 def test_constants():
@@ -174,10 +176,12 @@ def test_update_target_network_converges_to_the_q_network():
 
     initial_gap = gap()
     update = tf.function(lambda: utils.update_target_network(q_network, target))
-    for _ in range(5000):
+    for _ in range(500):
         update()
-    # Each update shrinks the gap by the factor (1 - TAU).
-    assert gap() == pytest.approx(initial_gap * (1 - utils.TAU) ** 5000, rel=1e-3)
+    # Each update shrinks the gap by the factor (1 - TAU). Each also rounds the target's weights to
+    # float32, about 6e-8 of their size: 500 updates keep that far below the 1e-3 allowed (after 5000,
+    # the gap is 150 times smaller and the rounding, which differs between processors, is not).
+    assert gap() == pytest.approx(initial_gap * (1 - utils.TAU) ** 500, rel=1e-3)
 
 
 # --------------------------------------------------------------------------- plot_history
@@ -282,11 +286,11 @@ def test_create_video_streams_a_long_episode_in_little_memory(tmp_path, env, sho
 
 
 def test_action_labels_follow_the_action_numbers():
-    assert utils.ACTION_LABELS == ("do nothing", "right engine", "main engine", "left engine")
+    assert ACTION_LABELS == ("do nothing", "right engine", "main engine", "left engine")
 
 
 def test_q_value_scale_is_steady_and_only_widens():
-    panel = utils.QValuePanel()
+    panel = QValuePanel()
     low, high = panel.widen([90.7, 92.4, 93.9, 94.3])
     assert low <= 90.7 and high >= 94.3 and high - low <= 40
     assert panel.widen([91.0, 92.0, 93.0, 99.0]) == (low, high)  # inside the scale: unchanged
@@ -300,37 +304,37 @@ def test_q_value_scale_is_steady_and_only_widens():
 def bar_lengths(frame, height=400):
     """Pixels of bar in each of the panel's four rows: any colour but the background, between the labels
     and the numbers."""
-    first, step = utils.PANEL_ROWS
+    first, step = PANEL_ROWS
     rows = [frame[height + first + step * number + 10, 130:520] for number in range(4)]
-    background = np.array(utils.PANEL_COLOURS["background"])
+    background = np.array(PANEL_COLOURS["background"])
     return [int((np.abs(row.astype(int) - background).sum(axis=1) > 30).sum()) for row in rows]
 
 
 def chosen_rows(frame, height=400):
     """The rows of the panel where the chosen action's colour shows."""
-    chosen = np.array(utils.PANEL_COLOURS["chosen"])
+    chosen = np.array(PANEL_COLOURS["chosen"])
     return [number for number in range(4)
             if (np.abs(row_of(frame, height, number).astype(int) - chosen).sum(axis=2) < 30).sum() > 50]
 
 
 def row_of(frame, height, number):
     """The pixels of the panel's row of action number."""
-    first, step = utils.PANEL_ROWS
+    first, step = PANEL_ROWS
     return frame[height + first + step * number:height + first + step * (number + 1)]
 
 
 def test_q_value_panel_shows_the_values_and_marks_the_action():
     scene = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
-    panel = utils.QValuePanel()
+    panel = QValuePanel()
     frame = panel.draw(scene, 12, [10.0, 40.0, 25.0, 5.0], 2, -1.5, 30.0)
-    assert frame.shape == (400 + utils.PANEL_HEIGHT, 600, 3) and frame.dtype == np.uint8
+    assert frame.shape == (400 + PANEL_HEIGHT, 600, 3) and frame.dtype == np.uint8
     assert np.array_equal(frame[:400], scene)  # the scene itself untouched
     lengths = bar_lengths(frame)
     assert lengths[1] > lengths[2] > lengths[0] > lengths[3] > 0  # longer bars for larger values
     assert chosen_rows(frame) == [2]
-    start = utils.QValuePanel().draw(scene, 0, [10.0, 40.0, 25.0, 5.0], None, 0.0, 0.0)
+    start = QValuePanel().draw(scene, 0, [10.0, 40.0, 25.0, 5.0], None, 0.0, 0.0)
     assert chosen_rows(start) == []  # before the first step, no action is marked
-    negative = utils.QValuePanel().draw(scene, 3, [-20.0, -5.0, -10.0, -40.0], 1, 0.0, 0.0)
+    negative = QValuePanel().draw(scene, 3, [-20.0, -5.0, -10.0, -40.0], 1, 0.0, 0.0)
     lengths = bar_lengths(negative)  # below 0, bars grow leftwards from the scale's top end
     assert lengths[3] > lengths[0] > lengths[2] > lengths[1]
 
@@ -342,11 +346,11 @@ def test_create_video_with_q_values_streams_an_annotated_mp4(tmp_path, env):
     annotated = utils.create_video(str(tmp_path / "annotated.mp4"), env, shipped, seed=7, show_q_values=True,
                                    on_frame=kept.append)
     assert annotated == plain  # the same episode, only drawn with its Q-values
-    assert len(kept) == plain["steps"] + 1 and kept[0].shape == (400 + utils.PANEL_HEIGHT, 600, 3)
+    assert len(kept) == plain["steps"] + 1 and kept[0].shape == (400 + PANEL_HEIGHT, 600, 3)
     reader = imageio.get_reader(str(tmp_path / "annotated.mp4"))
     meta = reader.get_meta_data()
     assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
-    assert meta["size"] == (600, 400 + utils.PANEL_HEIGHT)
+    assert meta["size"] == (600, 400 + PANEL_HEIGHT)
     frames = [frame for frame in reader]
     assert len(frames) == plain["steps"] + 1
     plain_frames = imageio.get_reader(str(tmp_path / "plain.mp4"))

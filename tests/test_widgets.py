@@ -1,4 +1,4 @@
-"""Section 10's widgets (lander_widgets.py), built in Python without a page: what they show is the network's.
+"""Section 10's widgets (lander/widgets.py), built in Python without a page: what they show is the network's.
 
 The probe's bars against the network called on the same state, its policy map against one batch
 call, and the flight's keys, steps and scores file. The page's side (the sliders dragged, the
@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 from conftest import small_network
 
-import lander_widgets
 import utils
-from scripts.learner import play
+from lander import widgets
 
 # Five states set on the sliders: (x, y, x velocity, y velocity, angle, angular velocity, left leg, right leg).
+from lander.environment import ACTION_NAMES
+from lander.episodes import play_episode
+from scripts.learner import play
+
 SLIDER_POSITIONS = [(0.0, 0.8, 0.0, -0.4, 0.0, 0.0, False, False),
                     (-0.5, 1.2, 0.3, -0.8, 0.2, -0.1, False, False),
                     (0.6, 0.3, -0.5, -1.2, -0.4, 0.3, False, False),
@@ -34,16 +37,16 @@ def learners():
 
 
 def set_sliders(probe, position):
-    for name, value in zip(lander_widgets.STATE_SLIDERS, position[:6], strict=True):
+    for name, value in zip(widgets.STATE_SLIDERS, position[:6], strict=True):
         probe.sliders[name].value = value
-    for name, value in zip(lander_widgets.LEG_NAMES, position[6:], strict=True):
+    for name, value in zip(widgets.LEG_NAMES, position[6:], strict=True):
         probe.legs[name].value = value
 
 
 @pytest.mark.parametrize("which", ["shipped", "learners"])
 def test_the_bars_show_the_networks_q_values_for_the_sliders_state(which, request, capsys):
     network = request.getfixturevalue(which)
-    probe = lander_widgets.Probe(network)
+    probe = widgets.Probe(network)
     rows = []
     for number, position in enumerate(SLIDER_POSITIONS):
         state = np.array(position, dtype=np.float32)
@@ -56,10 +59,10 @@ def test_the_bars_show_the_networks_q_values_for_the_sliders_state(which, reques
         np.testing.assert_allclose(probe.q_values(), expected, rtol=1e-5, atol=1e-4)
         assert [readout.value for readout in probe.readouts] == [f"{value:.3f}" for value in probe.q_values()]
         greedy = int(np.argmax(expected))
-        assert f"<b>{utils.ACTION_NAMES[greedy]}</b>" in probe.greedy.value
+        assert f"<b>{ACTION_NAMES[greedy]}</b>" in probe.greedy.value
         assert [bar.bar_style for bar in probe.bars] == ["warning" if i == greedy else "info" for i in range(4)]
         assert all(bar.min <= bar.value <= bar.max for bar in probe.bars)  # the scale covers them: none clipped
-        rows.append((position, probe.q_values(), expected, utils.ACTION_NAMES[greedy]))
+        rows.append((position, probe.q_values(), expected, ACTION_NAMES[greedy]))
     with capsys.disabled():
         print(f"\n{which} network: state | Q-values in the widget | network(state) | greedy")
         for position, shown, expected, greedy in rows:
@@ -68,15 +71,15 @@ def test_the_bars_show_the_networks_q_values_for_the_sliders_state(which, reques
 
 
 def test_the_policy_map_is_the_greedy_action_over_the_chosen_slice(shipped):
-    probe = lander_widgets.Probe(shipped)
+    probe = widgets.Probe(shipped)
     set_sliders(probe, SLIDER_POSITIONS[1])
     probe.x_axis.value, probe.y_axis.value = "angle", "x velocity"
     grid = probe.policy_grid(probe.state())
-    names = list(lander_widgets.STATE_SLIDERS)
+    names = list(widgets.STATE_SLIDERS)
     row, column = 17, 60  # one cell of the grid, checked against the network on its own state
     state = probe.state().copy()
-    state[names.index("angle")] = np.linspace(-1.5, 1.5, lander_widgets.MAP_SIZE, dtype=np.float32)[column]
-    state[names.index("x velocity")] = np.linspace(-2.0, 2.0, lander_widgets.MAP_SIZE, dtype=np.float32)[row]
+    state[names.index("angle")] = np.linspace(-1.5, 1.5, widgets.MAP_SIZE, dtype=np.float32)[column]
+    state[names.index("x velocity")] = np.linspace(-2.0, 2.0, widgets.MAP_SIZE, dtype=np.float32)[row]
     assert grid[row, column] == int(np.argmax(shipped(state[None]).numpy()))
     assert len(np.unique(grid)) >= 2  # a slice where the greedy action changes
     assert probe.map.value[:8] == b"\x89PNG\r\n\x1a\n"
@@ -84,7 +87,7 @@ def test_the_policy_map_is_the_greedy_action_over_the_chosen_slice(shipped):
 
 
 def test_set_state_takes_a_state_of_the_environment(shipped):
-    probe = lander_widgets.Probe(shipped)
+    probe = widgets.Probe(shipped)
     probe.set_state([0.1, 1.4, 0.2, -0.1, 0.0, 0.01, 0.0, 1.0])
     assert probe.state()[1] == np.float32(1.4) and probe.legs["right leg in contact"].value
     with pytest.raises(ValueError, match=r"state must have shape \(8,\), got shape \(6,\)"):
@@ -92,15 +95,15 @@ def test_set_state_takes_a_state_of_the_environment(shipped):
 
 
 def test_one_number_on_both_axes_swaps_them(shipped):
-    probe = lander_widgets.Probe(shipped)
+    probe = widgets.Probe(shipped)
     assert (probe.x_axis.value, probe.y_axis.value) == ("x position", "y position")
     probe.y_axis.value = "x position"
     assert (probe.x_axis.value, probe.y_axis.value) == ("y position", "x position")
 
 
 def test_without_a_page_each_widget_prints_where_to_try_it(shipped, capsys):
-    assert lander_widgets.probe(shipped) is None
-    assert lander_widgets.fly(shipped) is None
+    assert widgets.probe(shipped) is None
+    assert widgets.fly(shipped) is None
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"{what} needs a notebook open in a page (not in a Jupyter kernel): open it in JupyterLab or "
                      "Colab and run this cell." for what in ("Probing the network", "Flying the lander")]
@@ -108,7 +111,7 @@ def test_without_a_page_each_widget_prints_where_to_try_it(shipped, capsys):
 
 def test_where_a_page_cannot_draw_them_their_text_says_where_to_try(shipped, tmp_path):
     """An HTML export or a console shows a widget's text/plain: one sentence, not the widget's state."""
-    for widget in (lander_widgets.Probe(shipped), lander_widgets.Fly(shipped, scores=tmp_path / "scores.csv")):
+    for widget in (widgets.Probe(shipped), widgets.Fly(shipped, scores=tmp_path / "scores.csv")):
         bundle = widget._repr_mimebundle_()
         text = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]  # anywidget's: (data, metadata)
         assert text.endswith("open this notebook in JupyterLab or Colab to use it.") or text.endswith("to fly it.")
@@ -129,7 +132,7 @@ def heights(widget, frames):
 
 
 def test_holding_up_fires_the_main_engine_and_the_lander_rises(shipped, tmp_path):
-    widget = lander_widgets.Fly(shipped, seed=3, scores=tmp_path / "scores.csv")
+    widget = widgets.Fly(shipped, seed=3, scores=tmp_path / "scores.csv")
     assert widget.phase == "ready" and widget.frame[:2] == b"\xff\xd8"  # the first frame, as JPEG
     start = float(widget.state[1])
     assert heights(widget, 5) == [start] * 5  # the lander waits for the first arrow key
@@ -151,14 +154,14 @@ def test_holding_up_fires_the_main_engine_and_the_lander_rises(shipped, tmp_path
 
 def test_a_finished_flight_is_scored_beside_the_networks_from_the_same_start(shipped, learners, tmp_path):
     scores = tmp_path / "build" / "play_scores.csv"
-    widget = lander_widgets.Fly(shipped, learners, seed=5, scores=scores)
+    widget = widgets.Fly(shipped, learners, seed=5, scores=scores)
     press(widget, "left")
     while widget.phase != "over":
         widget.tick()
     (row,) = list(csv.DictReader(scores.open()))
-    expected = utils.play_episode(widget.judge_env, shipped, seed=5)
+    expected = play_episode(widget.judge_env, shipped, seed=5)
     assert row["seed"] == "5" and row["shipped_network_points"] == str(round(expected["total_points"], 2))
-    assert row["your_network_points"] == str(round(utils.play_episode(widget.judge_env, learners, seed=5)
+    assert row["your_network_points"] == str(round(play_episode(widget.judge_env, learners, seed=5)
                                                    ["total_points"], 2))
     assert row["points"] == str(round(widget.flight["total_points"], 2)) and row["outcome"] == widget.flight["outcome"]
     assert int(row["steps"]) == widget.flight["steps"] == int(row["steps_right_engine"]) + int(row["steps_do_nothing"])
@@ -177,7 +180,7 @@ def test_a_finished_flight_is_scored_beside_the_networks_from_the_same_start(shi
 
 
 def test_esc_stops_the_clock(shipped, tmp_path):
-    widget = lander_widgets.Fly(shipped, seed=1, scores=tmp_path / "scores.csv", fps=200).start()
+    widget = widgets.Fly(shipped, seed=1, scores=tmp_path / "scores.csv", fps=200).start()
     press(widget, "up")
     press(widget, "escape")
     widget._thread.join(timeout=10)

@@ -278,7 +278,8 @@ def run_all(pending, pool, jobs, progress):
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(prog="python -m scripts.experimenter.compare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.experimenter.compare",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE...]",
                         help="settings to compare with the notebook's (repeat for several variants)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of each setting (default 0 1 2)")

@@ -16,6 +16,7 @@ import gym
 import pandas as pd
 
 import utils
+from lander.video import write_video
 from scripts import ROOT
 
 SEED = 7  # the start of the landing shown
@@ -41,7 +42,7 @@ def main():
         if next(frame_numbers) % 2 == 0:
             gif_frames.append(frame[::2, ::2])
     landing = utils.create_video(str(video), env, q_network, seed=args.seed, on_frame=keep_for_gif)
-    utils.write_video(str(gif), gif_frames, fps=15)
+    write_video(str(gif), gif_frames, fps=15)
     annotated = args.build / "lunar_lander_q_values.mp4"
     utils.create_video(str(annotated), env, q_network, seed=args.seed, show_q_values=True)
     print(f"Landing (seed {args.seed}): {landing['total_points']:.1f} points in {landing['steps']} steps, "

@@ -34,6 +34,9 @@ import gym
 import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
+from lander.environment import MAX_EPISODE_STEPS
+from lander.episodes import play_episode
+from lander.video import mp4_writer
 from scripts import ROOT
 from scripts.notebook_tools import agent_namespace, train
 
@@ -140,15 +143,15 @@ def caption_strip(lines, width, seed, solved):
     return np.asarray(strip)
 
 
-def write_film(snapshots, q_network, path, seed, max_steps=utils.MAX_EPISODE_STEPS):
+def write_film(snapshots, q_network, path, seed, max_steps=MAX_EPISODE_STEPS):
     """Fly one greedy episode from each snapshot (from seed's start) into the mp4 at path, in order;
-    return the flights' summaries (see utils.play_episode)."""
+    return the flights' summaries (see play_episode)."""
     env = gym.make("LunarLander-v2")
     policy_network = utils.NumpyQNetwork(q_network)
     height, width = SCENE_SIZE
     flights = []
     try:
-        with utils.mp4_writer(str(path), FPS) as writer:
+        with mp4_writer(str(path), FPS) as writer:
             for snap in snapshots:
                 q_network.set_weights(snap["weights"])
                 policy_network.weights_changed()
@@ -157,7 +160,7 @@ def write_film(snapshots, q_network, path, seed, max_steps=utils.MAX_EPISODE_STE
                 for _ in range(CARD_FRAMES):
                     writer.append_data(card)
                 strip = caption_strip(lines, width, seed, snap["solved"])
-                flights.append(utils.play_episode(
+                flights.append(play_episode(
                     env, policy_network, seed=seed, max_steps=max_steps,
                     on_frame=lambda frame, strip=strip: writer.append_data(np.concatenate((strip, frame)))))
     finally:

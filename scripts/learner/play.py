@@ -16,13 +16,8 @@ Usage: python -m scripts.learner.play [--seed S] [--fps N] [--scores PATH] [--yo
 """
 import argparse
 import contextlib
-import csv
-import io
 import os
-import random
 import sys
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner: a missing display is one line
@@ -33,119 +28,19 @@ os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
 
 import pygame  # noqa: E402
 
+from lander import flying
 from scripts import ROOT
 
 SHIPPED_MODEL = ROOT / "models" / "lunar_lander_model.h5"
 LEARNERS_MODEL = ROOT / "lunar_lander_model.h5"  # where the notebook saves the learner's network
-SCORES = ROOT / "build" / "play_scores.csv"
+SCORES = ROOT / flying.SCORES
 
-DO_NOTHING, PUSH_LEFT, MAIN_ENGINE, PUSH_RIGHT = 0, 1, 2, 3  # utils.ACTION_NAMES, in the same order
-ARROW_ACTIONS = {"up": MAIN_ENGINE, "left": PUSH_LEFT, "right": PUSH_RIGHT}  # by name: the notebook's page sends these
-KEY_ACTIONS = {getattr(pygame, f"K_{name.upper()}"): action for name, action in ARROW_ACTIONS.items()}
-SHORT_NAMES = {DO_NOTHING: "nothing", PUSH_LEFT: "push left (right engine)", MAIN_ENGINE: "main engine",
-               PUSH_RIGHT: "push right (left engine)"}
-SCORE_COLUMNS = ["finished_utc", "seed", "points", "outcome", "steps", "steps_do_nothing", "steps_right_engine",
-                 "steps_main_engine", "steps_left_engine", "shipped_network_points", "your_network_points"]
-
+KEY_ACTIONS = {getattr(pygame, f"K_{name.upper()}"): action for name, action in flying.ARROW_ACTIONS.items()}
 SCENE_SIZE = (600, 400)  # LunarLander-v2's frames
 PANEL_HEIGHT = 100
 WINDOW_SIZE = (SCENE_SIZE[0], SCENE_SIZE[1] + PANEL_HEIGHT)
 TITLE = "Lunar Lander: fly it yourself"
-FPS = 30  # steps a second, by default
-NEW_SEEDS = random.Random()  # from the system's entropy: utils seeds the random module itself on import
 
-
-# ----------------------------------------------------------------------------- controls
-
-def action_for(held_actions, step):
-    """The action of this step: none held does nothing, one held fires, several take turns step by step."""
-    if not held_actions:
-        return DO_NOTHING
-    return held_actions[step % len(held_actions)]
-
-
-def held_actions(pressed, key_actions=KEY_ACTIONS):
-    """The actions of the arrow keys held down, up first: pressed[key] is true for a key held
-    (pygame.key.get_pressed(), or a dict of ARROW_ACTIONS' names with those as key_actions)."""
-    return [action for key, action in key_actions.items() if pressed[key]]
-
-
-# ----------------------------------------------------------------------------- scores
-
-def check_scores_file(path):
-    """Stop with a clear error before playing if path exists but is not a play_scores.csv of ours."""
-    if not path.exists():
-        return
-    with open(path, newline="", encoding="utf-8") as file:
-        header = next(csv.reader(file), None)
-    if header is not None and header != SCORE_COLUMNS:  # an empty file gets its header with the first row
-        raise SystemExit(f"{path} is not a scores file of scripts.learner.play (its first line should be "
-                         f"{','.join(SCORE_COLUMNS)}): move it away, or choose another with --scores")
-
-
-def append_score(path, row):
-    """Add row (a dict of SCORE_COLUMNS) to the CSV at path, rewriting it through a temporary file.
-
-    An interruption leaves either the old file or the new one, never half a row.
-    """
-    check_scores_file(path)
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SCORE_COLUMNS, lineterminator="\n")
-    if not old:
-        writer.writeheader()
-    writer.writerow(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(old + buffer.getvalue())
-            file.flush()
-            os.fsync(file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; give it the usual permissions
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def score_row(seed, flight, shipped, yours):
-    """The CSV row of one flight beside the networks' points (None: no network of yours)."""
-    counts = flight["action_counts"]
-    return {"finished_utc": datetime.now(UTC).isoformat(timespec="seconds"), "seed": seed,
-            "points": round(flight["total_points"], 2), "outcome": flight["outcome"], "steps": flight["steps"],
-            "steps_do_nothing": counts[DO_NOTHING], "steps_right_engine": counts[PUSH_LEFT],
-            "steps_main_engine": counts[MAIN_ENGINE], "steps_left_engine": counts[PUSH_RIGHT],
-            "shipped_network_points": points_or_blank(shipped), "your_network_points": points_or_blank(yours)}
-
-
-def result_lines(seed, flight, shipped, yours, your_name):
-    """The lines shown when a flight ends: (text, look), look 'lit', 'text' or 'dim'."""
-    lines = [(f"You: {flight['total_points']:.1f} points, {flight['outcome']}", "lit"),
-             (f"Shipped network: {describe(shipped)}", "text"),
-             (f"Your {your_name}: {describe(yours)}", "text"),
-             (f"Same start for all: seed {seed}", "dim"),
-             ("R: this start again   N: a new start   Esc: quit", "text")]
-    beaten = [name for name, result in [("the shipped network", shipped), ("your network", yours)]
-              if result and "total_points" in result and flight["total_points"] > result["total_points"]]
-    if beaten:
-        lines.insert(3, (f"You beat {' and '.join(beaten)}!", "lit"))
-    return lines
-
-
-def describe(result, why=False):
-    """A network's result in a few words; a network that cannot be loaded, with the reason when why."""
-    if result is None:
-        return "none trained yet"
-    if "problem" in result:
-        return f"cannot be loaded ({result['problem']})" if why else "cannot be loaded (the terminal says why)"
-    return f"{result['total_points']:.1f} points, {result['outcome']}"
-
-
-def points_or_blank(result):
-    return round(result["total_points"], 2) if result and "total_points" in result else ""
 
 
 # ----------------------------------------------------------------------------- the window
@@ -189,7 +84,7 @@ class Painter:
     """Draws the scene, the panel of keys and points, and the messages over the scene."""
 
     BACKGROUND, TEXT, DIM, LIT = (24, 24, 32), (235, 235, 235), (150, 150, 160), (255, 170, 40)
-    LOOKS = {"text": TEXT, "dim": DIM, "lit": LIT}  # result_lines' looks
+    LOOKS = {"text": TEXT, "dim": DIM, "lit": LIT}  # flying.result_lines' looks
 
     def __init__(self, screen):
         pygame.font.init()
@@ -206,8 +101,8 @@ class Painter:
         top = SCENE_SIZE[1]
         pygame.draw.rect(self.screen, self.BACKGROUND, (0, top, WINDOW_SIZE[0], PANEL_HEIGHT))
         for index, (direction, key_action, label) in enumerate(
-                [("left", PUSH_LEFT, "push left"), ("up", MAIN_ENGINE, "main engine"),
-                 ("right", PUSH_RIGHT, "push right")]):
+                [("left", flying.PUSH_LEFT, "push left"), ("up", flying.MAIN_ENGINE, "main engine"),
+                 ("right", flying.PUSH_RIGHT, "push right")]):
             centre = (60 + 110 * index, top + 30)
             self._key(centre, direction, lit=action == key_action)
             self._text(label, (centre[0], top + 58), self.DIM, centre=True)
@@ -259,8 +154,10 @@ class Game:
     def __init__(self, screen, args, log):
         import gym
 
-        import utils  # after the window is open: importing utils sets SDL's driver to draw off-screen
-        self.utils, self.args, self.log = utils, args, log
+        # After the window is open: lander.startup, loaded with these, sets SDL's driver to draw off-screen.
+        from lander import episodes, model_files, numpy_network
+        self.episodes, self.model_files, self.numpy_network = episodes, model_files, numpy_network
+        self.args, self.log = args, log
         self.painter = Painter(screen)
         self.env = gym.make("LunarLander-v2")
         # gym 0.24 renders into its own pygame window, made on the first frame; give it a surface
@@ -269,7 +166,7 @@ class Game:
         self.judge_env = gym.make("LunarLander-v2")  # the networks fly here, not drawn
         self.shipped = self._network(SHIPPED_MODEL)
         self.network_points = {}
-        self.seed = args.seed if args.seed is not None else NEW_SEEDS.randrange(100_000)
+        self.seed = args.seed if args.seed is not None else flying.NEW_SEEDS.randrange(100_000)
         self.clock = pygame.time.Clock()
 
     def run(self):
@@ -302,9 +199,9 @@ class Game:
             self._keys_pressed(())
             if self.quitting:
                 return False
-            action = action_for(held_actions(pygame.key.get_pressed()), flight["steps"])
+            action = flying.action_for(flying.held_actions(pygame.key.get_pressed(), KEY_ACTIONS), flight["steps"])
             if action != last_action:
-                self.log(f"step {flight['steps'] + 1} action {action} {SHORT_NAMES[action]}")
+                self.log(f"step {flight['steps'] + 1} action {action} {flying.SHORT_NAMES[action]}")
                 last_action = action
             state, reward, done, info = self.env.step(action)
             flight["total_points"] += reward
@@ -313,7 +210,7 @@ class Game:
             frame = self.env.render(mode="rgb_array")
             self._draw(frame, flight, action)
             self.clock.tick(self.args.fps)
-        flight["outcome"] = self.utils._episode_outcome(self.env, state, done, info)
+        flight["outcome"] = self.episodes.episode_outcome(self.env, state, done, info)
         self.flight, self.frame = flight, frame
         return True
 
@@ -322,15 +219,15 @@ class Game:
         shipped = self._network_points("shipped", self.shipped)
         mine = self.args.your_model
         yours = self._network_points("yours", self._network(mine)) if mine.exists() else None
-        append_score(self.args.scores, score_row(self.seed, self.flight, shipped, yours))
+        flying.append_score(self.args.scores, flying.score_row(self.seed, self.flight, shipped, yours))
         flight = self.flight
         lines = [(text, Painter.LOOKS[look])
-                 for text, look in result_lines(self.seed, flight, shipped, yours, self.args.your_model.name)]
+                 for text, look in flying.result_lines(self.seed, flight, shipped, yours, self.args.your_model.name)]
         self._draw(self.frame, flight, None, lines)
-        self.log(f"over seed={self.seed} points={flight['total_points']:.2f} outcome={flight['outcome']} "
-                 f"steps={flight['steps']} shipped={points_or_blank(shipped)} yours={points_or_blank(yours)}")
-        print(f"Seed {self.seed}: you {flight['total_points']:.1f} points ({flight['outcome']}), the shipped "
-              f"network {describe(shipped, why=True)}, your network {describe(yours, why=True)}.", flush=True)
+        self.log(f"over seed={self.seed} points={flight['total_points']:.2f} outcome={flight['outcome']} steps="
+                 f"{flight['steps']} shipped={flying.points_or_blank(shipped)} yours={flying.points_or_blank(yours)}")
+        print(f"Seed {self.seed}: you {flight['total_points']:.1f} points ({flight['outcome']}), the shipped network "
+              f"{flying.describe(shipped, why=True)}, your network {flying.describe(yours, why=True)}.", flush=True)
         return lines
 
     def wait_after(self, lines):
@@ -341,7 +238,7 @@ class Game:
                 return False
             if pressed:
                 if pressed[0] == pygame.K_n:
-                    self.seed = NEW_SEEDS.randrange(100_000)
+                    self.seed = flying.NEW_SEEDS.randrange(100_000)
                 return True
             self._draw(self.frame, self.flight, None, lines)
             self.clock.tick(self.args.fps)
@@ -363,7 +260,7 @@ class Game:
     def _network(self, path):
         """The Q-network at path as a fast numpy network, or a dict saying why it cannot be flown."""
         try:
-            return self.utils.NumpyQNetwork(self.utils.load_model(str(path)))
+            return self.numpy_network.NumpyQNetwork(self.model_files.load_model(str(path)))
         except (FileNotFoundError, ValueError) as error:
             return {"problem": str(error)}
 
@@ -373,7 +270,7 @@ class Game:
             return network
         key = (name, self.seed, self.args.your_model.stat().st_mtime if name == "yours" else None)
         if key not in self.network_points:
-            self.network_points[key] = self.utils.play_episode(self.judge_env, network, seed=self.seed)
+            self.network_points[key] = self.episodes.play_episode(self.judge_env, network, seed=self.seed)
         return self.network_points[key]
 
 
@@ -381,8 +278,8 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m scripts.learner.play", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=_seed, help="the start to fly (default: a new one each time)")
-    parser.add_argument("--fps", type=_positive, default=FPS,
-                        help=f"steps a second (default {FPS}; the simulation's own pace is 50)")
+    parser.add_argument("--fps", type=_positive, default=flying.FPS,
+                        help=f"steps a second (default {flying.FPS}; the simulation's own pace is 50)")
     parser.add_argument("--scores", type=Path, default=SCORES, help=f"the CSV of results (default {SCORES})")
     parser.add_argument("--your-model", type=Path, default=LEARNERS_MODEL,
                         help=f"your trained network, where it exists (default {LEARNERS_MODEL})")
@@ -405,7 +302,7 @@ def _positive(text):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    check_scores_file(args.scores)
+    flying.check_scores_file(args.scores)
     try:
         screen = open_window()
     except NoDisplay as reason:

@@ -65,7 +65,8 @@ class Game:
         environment = {name: value for name, value in os.environ.items()
                        if name not in ("SDL_VIDEODRIVER", "WAYLAND_DISPLAY") and not name.startswith("PYTEST_")}
         environment["DISPLAY"] = display
-        self.process = subprocess.Popen([sys.executable, "-m", "scripts.learner.play", "--verbose", *arguments], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "scripts.learner.play", "--verbose", *arguments],
+                                        cwd=ROOT,
                                         env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True)
         self.lines, self.read, self.ended = [], 0, False  # lines printed, how many were read, output ended
@@ -179,7 +180,8 @@ def fire(game, key):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m scripts.maintainer.play_under_xvfb", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.maintainer.play_under_xvfb",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--screenshot", type=Path, required=True, help="the PNG to write")
     parser.add_argument("--seed", default="5", help="the start to fly (default 5)")
     args = parser.parse_args(argv)

@@ -67,7 +67,6 @@ def main():
     python, figures = sys.executable, {"episodes": args.episodes, "submissions": args.submissions}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        (folder / "class").mkdir()
         make_class(folder / "class", args.submissions)
         started = time.perf_counter()
         with LoopbackCluster(folder / "ray", nodes=2) as cluster:

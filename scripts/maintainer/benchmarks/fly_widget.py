@@ -1,4 +1,4 @@
-"""The notebook's flight (lander_widgets.Fly): frames a second, in this process and from a real kernel.
+"""The notebook's flight (widgets.Fly): frames a second, in this process and from a real kernel.
 
 In this process: the milliseconds of one Fly.tick() while flying (a step, its frame rendered,
 encoded as JPEG and put in the widget's state) against the baseline of the step and its render
@@ -27,14 +27,16 @@ import utils  # first: it sets TensorFlow's logging before TensorFlow loads
 import gym
 from jupyter_client.manager import start_new_kernel
 
-import lander_widgets
+from lander import flying, widgets
+from scripts import ROOT
 from scripts.learner import play
 
 # Runs in the kernel: the widget the fly cell makes, its scores in a folder of their own, its clock started.
 KERNEL_CODE = """
-import lander_widgets, utils
+import utils
+from lander import widgets
 network = utils.load_model({model!r})
-widget = lander_widgets.Fly(network, seed=3, scores={scores!r}).start()
+widget = widgets.Fly(network, seed=3, scores={scores!r}).start()
 print(widget.comm.comm_id)
 """
 
@@ -47,11 +49,11 @@ def time_ticks(frames):
     bare = []
     for _ in range(frames):
         started = time.perf_counter()
-        env.step(play.MAIN_ENGINE)
+        env.step(flying.MAIN_ENGINE)
         env.render(mode="rgb_array")
         bare.append(time.perf_counter() - started)
     with tempfile.TemporaryDirectory() as folder:
-        widget = lander_widgets.Fly(network, seed=3, scores=Path(folder) / "scores.csv")
+        widget = widgets.Fly(network, seed=3, scores=Path(folder) / "scores.csv")
         widget._on_message(widget, {"event": "down", "key": "up"}, [])
         ticks, sizes = [], []
         for _ in range(frames):
@@ -68,7 +70,7 @@ def kernel_rate(seconds):
     kernel flying with Up held, over seconds (or to the flight's end, when the lander has flown off the
     side), and the seconds counted."""
     with tempfile.TemporaryDirectory() as folder:
-        manager, client = start_new_kernel(cwd=str(play.ROOT), env={**os.environ, "PYTHONPATH": str(play.ROOT)},
+        manager, client = start_new_kernel(cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)},
                                            stderr=subprocess.DEVNULL)  # its notice on TCP without encryption
         try:
             code = KERNEL_CODE.format(model=str(play.SHIPPED_MODEL), scores=str(Path(folder) / "scores.csv"))
@@ -112,7 +114,7 @@ def main(argv=None):
     fps, seconds = kernel_rate(arguments.seconds)
     figures = {"frames": arguments.frames, "step_and_render_ms": round(bare_ms, 2), "tick_ms": round(tick_ms, 2),
                "tick_over_step_and_render": round(tick_ms / bare_ms, 2), "jpeg_kib": round(jpeg_bytes / 1024, 1),
-               "most_fps_in_process": round(1000 / tick_ms, 1), "clock_fps": lander_widgets.FPS,
+               "most_fps_in_process": round(1000 / tick_ms, 1), "clock_fps": widgets.FPS,
                "kernel_fps": round(fps, 1),
                "kernel_seconds": round(seconds, 2), "load_1min": round(os.getloadavg()[0], 2),
                "python": platform.python_version(), "machine": platform.machine()}
@@ -121,7 +123,7 @@ def main(argv=None):
     ratio = figures["tick_over_step_and_render"]
     print(f"  Fly.tick (and JPEG, widget state)   {tick_ms:6.2f} ms a frame ({ratio:.2f} times; at most "
           f"{figures['most_fps_in_process']:.0f} frames a second), {figures['jpeg_kib']} KiB a frame")
-    print(f"  from a real kernel, clock at {lander_widgets.FPS} fps  {fps:6.1f} frames a second reached the client "
+    print(f"  from a real kernel, clock at {widgets.FPS} fps  {fps:6.1f} frames a second reached the client "
           f"over {seconds:.1f} s, a step's update each (load {figures['load_1min']})")
     print(json.dumps(figures))
     return 0

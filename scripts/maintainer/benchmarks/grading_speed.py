@@ -6,7 +6,8 @@ checks each grade. In the same run it executes whole answered notebooks top to b
 kernel, one after the other, training included (until solved, or --episodes), and compares
 the rates. The last line printed is a JSON object with the figures.
 
-Usage: python -m scripts.maintainer.benchmarks.grading_speed [--submissions 40] [--whole-notebooks 2] [--jobs N] [--episodes N]
+Usage: python -m scripts.maintainer.benchmarks.grading_speed [--submissions 40] [--whole-notebooks 2] [--jobs N]
+                                                             [--episodes N]
 """
 import argparse
 import json
@@ -16,12 +17,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 from nbclient import NotebookClient
 
-from grading.__main__ import Submission, grade
+from grading.grader import find_notebooks, grade, read_submission
 from scripts.learner.run_notebook import notebook_client
-from scripts.notebook_tools import answered_notebook, copy_learner_files, load_notebook, tagged_cells
+from scripts.notebook_tools import (
+    answered_notebook,
+    copy_learner_files,
+    hint_answers,
+    load_notebook,
+    write_class,
+)
 
 # Ordinary submissions: (name, edit of the answered notebook's graded cells, expected UNQ_C1 and UNQ_C2 points)
 KINDS = (("right", {}, (10, 10)),
@@ -32,20 +38,21 @@ KINDS = (("right", {}, (10, 10)),
 
 
 def make_class(folder, count):
-    """count ordinary submissions in folder, cycling through KINDS; returns their Submissions and expectations."""
-    answered = answered_notebook(load_notebook())
-    submissions, expected = [], {}
+    """count ordinary submissions in folder, cycling through KINDS; returns their Submissions, read, and the
+    points each is expected to get, by name."""
+    notebook = load_notebook()
+    right = hint_answers(notebook)
+    learners, expected = {}, {}
     for number in range(count):
-        name, edits, points = KINDS[number % len(KINDS)]
-        notebook = nbformat.from_dict(json.loads(json.dumps(answered)))
+        kind, edits, points = KINDS[number % len(KINDS)]
+        name = f"{number:03d}_{kind}"
+        learners[name] = cells = dict(right)
         for exercise, (old, new) in edits.items():
-            (cell,) = tagged_cells(notebook, "graded", exercise)
-            cell.source = cell.source.replace(old, new)
-        path = folder / f"{number:03d}_{name}.ipynb"
-        nbformat.write(notebook, str(path))
-        cells = {exercise: tagged_cells(notebook, "graded", exercise)[0].source for exercise in ("UNQ_C1", "UNQ_C2")}
-        submissions.append(Submission(name=path.stem, path=path, cells=cells))
-        expected[path.stem] = points
+            cells[exercise] = cells[exercise].replace(old, new)
+        expected[name] = points
+    submissions = find_notebooks(write_class(folder, learners, notebook))
+    for submission in submissions:
+        read_submission(submission)
     return submissions, expected
 
 

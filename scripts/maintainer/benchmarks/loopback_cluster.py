@@ -9,7 +9,8 @@ started, and a node can be given a file system without the project (hide_project
 are killed when the process that started them dies, even by SIGKILL.
 
     with LoopbackCluster(folder, nodes=2) as cluster:
-        subprocess.run(cluster.command([sys.executable, "-m", "scripts.experimenter.compare", "--address", cluster.address]))
+        subprocess.run(cluster.command([sys.executable, "-m", "scripts.experimenter.compare",
+                                        "--address", cluster.address]))
 """
 import ctypes
 import shutil

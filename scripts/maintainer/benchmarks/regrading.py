@@ -36,7 +36,8 @@ def grade_class(folder, out, jobs):
 
 
 def mend(path):
-    """The learner of path mends the learning rate (scripts.maintainer.benchmarks.grading_speed's learning_rate_0.01 kind)."""
+    """The learner of path mends the learning rate (scripts.maintainer.benchmarks.grading_speed's learning_rate_0.01
+    kind)."""
     path.write_text(path.read_text().replace("learning_rate=0.01", "learning_rate=ALPHA"))
 
 
@@ -47,7 +48,6 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         folder, out = Path(work) / "class", Path(work) / "grades"
-        folder.mkdir()
         submissions, _ = make_class(folder, args.submissions)
         runs = {}
         for run in ("first", "unchanged", "one_changed"):

@@ -31,6 +31,7 @@ import utils  # first: it sets TensorFlow's logging before TensorFlow loads
 import gym
 import tensorflow as tf
 
+from lander.environment import MAX_EPISODE_STEPS
 from scripts.notebook_tools import agent_namespace, train, training_episode_function
 
 DEFAULT_STEPS = 6000  # environment steps of each loop
@@ -69,7 +70,7 @@ def course_episode(env, epsilon, memory_buffer, agent):
     """One episode of the course's loop: an eager Keras call for every action, a deque, its sampler."""
     q_network, experience = agent["q_network"], agent["experience"]
     state, total_points = env.reset(), 0.0
-    for t in range(utils.MAX_EPISODE_STEPS):
+    for t in range(MAX_EPISODE_STEPS):
         q_values = q_network(np.expand_dims(state, axis=0))
         action = utils.get_action(q_values, epsilon)
         next_state, reward, done, _ = env.step(action)

@@ -21,6 +21,8 @@ import utils  # first: it sets TensorFlow's logging before TensorFlow loads
 import gym
 import numpy as np
 
+from lander.episodes import play_episode
+from lander.video import QValuePanel
 from scripts import ROOT
 from scripts.learner.demo import SEED
 
@@ -35,8 +37,8 @@ def time_video(env, network, path, show_q_values):
 def time_panel(env, network):
     """Seconds per frame of QValuePanel.draw alone, on the landing's frames (Q-values rising by 0.1 a frame)."""
     frames = []
-    utils.play_episode(env, network, seed=SEED, on_frame=frames.append)
-    panel, values = utils.QValuePanel(), np.array([90.0, 92.5, 91.0, 93.5])
+    play_episode(env, network, seed=SEED, on_frame=frames.append)
+    panel, values = QValuePanel(), np.array([90.0, 92.5, 91.0, 93.5])
     started = time.perf_counter()
     for step, frame in enumerate(frames):
         panel.draw(frame, step, values + 0.1 * step, step % 4, 1.0, 10.0)

@@ -7,13 +7,12 @@
 # Needs root and Debian's registry. The system is kept in $ARM64_DIR for the next run; the emulator
 # is registered only when missing, and the host is left as it was found.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 ARM64_DIR=${ARM64_DIR:-/var/tmp/dqn-lunar-lander-arm64}
 ARM64_TESTS=${ARM64_TESTS:-tests/test_environment.py tests/test_utils.py tests/test_grader.py tests/test_notebook_execution.py}
 BINFMT=/proc/sys/fs/binfmt_misc
 
 # shellcheck source=scripts/maintainer/platforms/chroot_common.sh
-source "$ROOT/scripts/platforms/chroot_common.sh"
+source "$(dirname "$0")/chroot_common.sh"
 need_root "binfmt_misc, debootstrap and chroot"
 [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] || install_packages qemu-user-static
 

@@ -1,7 +1,10 @@
-# Shared by the chroot proofs here (sourced, with ROOT set): a clean clone of this repository's
-# committed HEAD, or Gradescope's layout, tested in a Debian chroot that reaches the registry as this
-# machine does.
+# Shared by the chroot proofs here (sourced): a clean clone of this repository's committed HEAD, or
+# Gradescope's layout, tested in a Debian chroot that reaches the registry as this machine does.
 # Whatever is mounted or changed is put back on exit, in reverse order (mounted, then undo).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)  # the repository
+# The Debian trixie system (Python 3.13) that make test-trixie and make test-colab share.
+TRIXIE_DIR=${TRIXIE_DIR:-/var/tmp/dqn-lunar-lander-trixie}
 
 # A line the chroot prints first: the machine, the Python and the system the tests run on.
 WHERE='echo "In the chroot: $(uname -m), $(python3 --version), $(. /etc/os-release; echo "$PRETTY_NAME")"'
@@ -49,10 +52,13 @@ bootstrap() {
   echo "debootstrap took $((SECONDS - started)) s"
 }
 
-# bootstrap_trixie DIR: the Debian trixie system (Python 3.13) that make test-trixie and make
-# test-colab share.
-bootstrap_trixie() {
-  bootstrap "$1" trixie --include=python3,python3-venv,make,git,ca-certificates
+# in_trixie FOLDER COMMAND: COMMAND (bash) in a fresh clone in FOLDER of the trixie system in
+# $TRIXIE_DIR, made once and kept.
+in_trixie() {
+  need_root "debootstrap and chroot"
+  bootstrap "$TRIXIE_DIR" trixie --include=python3,python3-venv,make,git,ca-certificates
+  prepare_chroot "$TRIXIE_DIR" "$1"
+  run_in_chroot "$TRIXIE_DIR" "$2" "$1"
 }
 
 # prepare_chroot DIR [FOLDER]: the registry's settings and certificates, /proc /sys /dev, a fresh

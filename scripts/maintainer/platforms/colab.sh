@@ -13,8 +13,6 @@
 # Needs root and the package registries. The system and both Pythons are kept in $TRIXIE_DIR for the
 # next run; Colab's packages are put back as Colab has them before each run.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-TRIXIE_DIR=${TRIXIE_DIR:-/var/tmp/dqn-lunar-lander-trixie}  # shared with make test-trixie
 COLAB=/opt/colab  # Colab's Python, inside the chroot
 PINS=/opt/pins    # the pinned requirements' Python, inside the chroot
 EPISODES=${COLAB_EPISODES:-5}
@@ -63,9 +61,8 @@ inside() {
 print(f"tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__version__}, gym {gym.__version__}")' \
     2>/dev/null); ready after $((SECONDS - started)) s."
 
-  rm -rf /root/learner && mkdir /root/learner
-  cp -r utils.py public_tests.py lander_widgets.py models images /root/learner/
-  mkdir /root/learner/scripts && cp scripts/learner/play.py /root/learner/scripts/  # lander_widgets imports it
+  rm -rf /root/learner
+  "$PINS/bin/python" -c 'from scripts.notebook_tools import copy_learner_files; copy_learner_files("/root/learner")'
   "$COLAB/bin/python" -m scripts.maintainer.platforms.colab_notebook /root/learner build/colab --episodes "$EPISODES"
   echo "The notebook ran in $((SECONDS - started)) s so far; now the tests, in Colab's Python."
   OTHER_KERAS_PYTHON="$PINS/bin/python" "$COLAB/bin/python" -m pytest -n auto --dist loadscope $COLAB_TESTS \
@@ -78,12 +75,9 @@ if [ "${1:-}" = --inside ]; then
   exit
 fi
 # shellcheck source=scripts/maintainer/platforms/chroot_common.sh
-source "$ROOT/scripts/platforms/chroot_common.sh"
-need_root "debootstrap and chroot"
+source "$(dirname "$0")/chroot_common.sh"
 
 started=$SECONDS
-bootstrap_trixie "$TRIXIE_DIR"
-prepare_chroot "$TRIXIE_DIR" /root/colab-project
-run_in_chroot "$TRIXIE_DIR" "$WHERE && COLAB_EPISODES=$EPISODES COLAB_TESTS='$COLAB_TESTS' bash scripts/maintainer/platforms/colab.sh --inside" \
-  /root/colab-project
+in_trixie /root/colab-project \
+  "$WHERE && COLAB_EPISODES=$EPISODES COLAB_TESTS='$COLAB_TESTS' bash scripts/maintainer/platforms/colab.sh --inside"
 echo "Colab-like runtime (Python 3.13, Debian trixie): $((SECONDS - started)) s in all."

@@ -13,7 +13,6 @@
 # whose zip has the same setup.sh and requirements.txt grades in it (with the zip's other files),
 # since setup.sh would make the same again. GRADESCOPE_FRESH=1 runs setup.sh whatever the zip.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 GRADESCOPE_DIR=${GRADESCOPE_DIR:-/var/tmp/dqn-lunar-lander-gradescope}
 
 if [ "$#" -ne 3 ]; then
@@ -22,7 +21,7 @@ if [ "$#" -ne 3 ]; then
 fi
 zip=$(realpath "$1") submissions=$(realpath "$2") results=$(realpath "$3")
 # shellcheck source=scripts/maintainer/platforms/chroot_common.sh
-source "$ROOT/scripts/platforms/chroot_common.sh"
+source "$(dirname "$0")/chroot_common.sh"
 need_root "debootstrap and chroot"
 command -v unzip >/dev/null || install_packages unzip
 

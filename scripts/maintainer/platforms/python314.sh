@@ -10,7 +10,6 @@
 # Needs root and the registries (Debian's, PyPI). The system and the archive are kept in
 # $FORKY_DIR for the next run.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 FORKY_DIR=${FORKY_DIR:-/var/tmp/dqn-lunar-lander-forky}
 EPISODES=${PYTHON314_EPISODES:-5}
 PYTHON314_TESTS=${PYTHON314_TESTS:-tests/test_setup_env.py tests/test_environment.py}
@@ -18,7 +17,7 @@ MIRROR=/srv/python-downloads  # the archive and uv's list of downloads, inside t
 PACKAGES="python3.13-minimal libpython3.13-minimal libpython3.13-stdlib python3.13-venv python3-pip-whl"
 
 # shellcheck source=scripts/maintainer/platforms/chroot_common.sh
-source "$ROOT/scripts/platforms/chroot_common.sh"
+source "$(dirname "$0")/chroot_common.sh"
 need_root "debootstrap and chroot"
 
 # Older debootstraps (bookworm's) have no script for forky: it is made like sid's, from a copy.

@@ -4,16 +4,9 @@
 # Needs root and Debian's registry. The system is kept in $TRIXIE_DIR for the next run, and for
 # make test-colab, which builds Colab's runtime in the same system.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-TRIXIE_DIR=${TRIXIE_DIR:-/var/tmp/dqn-lunar-lander-trixie}
-
 # shellcheck source=scripts/maintainer/platforms/chroot_common.sh
-source "$ROOT/scripts/platforms/chroot_common.sh"
-need_root "debootstrap and chroot"
+source "$(dirname "$0")/chroot_common.sh"
 
 started=$SECONDS
-bootstrap_trixie "$TRIXIE_DIR"
-
-prepare_chroot "$TRIXIE_DIR"
-run_in_chroot "$TRIXIE_DIR" "$WHERE && make test"
+in_trixie /root/project "$WHERE && make test"
 echo "Python 3.13 in Debian trixie: make test passed; $((SECONDS - started)) s in all."

@@ -5,7 +5,7 @@ they move, bars show the network's four Q-values for that state, the greedy acti
 beside them shows the greedy action over two of the state's numbers (x against y at first).
 
 fly(shipped, yours) shows the environment's frames in a canvas: click it, then fly with the arrow
-keys, as in `make play` (scripts/learner/play.py, which shares this module's keys and scoring). The kernel
+keys, as in `make play` (scripts/learner/play.py; both fly and score by lander/flying.py). The kernel
 steps the environment at a fixed rate in a thread of its own and sends each frame as a JPEG. At
 the end your points stand beside the networks', flown from the same start, and the result goes
 to build/play_scores.csv. R flies the same start again, N a new one, Esc stops.
@@ -18,6 +18,9 @@ import threading
 import time
 from pathlib import Path
 
+from lander import startup  # noqa: F401  first: TensorFlow's and gym's start-up settings
+
+# isort: split
 import anywidget
 import gym
 import ipywidgets as widgets
@@ -29,9 +32,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image
 
-import utils
-from scripts.learner import play
-from scripts.learner.play import ARROW_ACTIONS, SHORT_NAMES
+from lander import flying
+from lander.environment import ACTION_NAMES, STATE_NAMES, as_state
+from lander.episodes import episode_outcome, play_episode
+from lander.flying import ARROW_ACTIONS, SHORT_NAMES
+from lander.numpy_network import NumpyQNetwork
+from lander.video import QValuePanel
 
 # ----------------------------------------------------------------------------- where widgets can show
 
@@ -76,7 +82,7 @@ STATE_SLIDERS = {
     "angle": (-1.5, 1.5, 0.0, "radians; positive: tilted to the left (anticlockwise)"),
     "angular velocity": (-1.5, 1.5, 0.0, "positive: turning anticlockwise"),
 }
-LEG_NAMES = utils.STATE_NAMES[6:]
+LEG_NAMES = STATE_NAMES[6:]
 MAP_SIZE = 81  # the policy map's grid: MAP_SIZE x MAP_SIZE states, one forward pass
 ACTION_COLOURS = ("#9e9e9e", "#3b7dd8", "#f08c00", "#2f9e44")  # do nothing, right, main, left engine
 
@@ -85,7 +91,7 @@ class Probe(widgets.HBox):
     """Sliders for a state, the network's Q-values for it as bars, and a map of the greedy action."""
 
     def __init__(self, q_network):
-        self.network = utils.NumpyQNetwork(q_network)
+        self.network = NumpyQNetwork(q_network)
         self.sliders = {name: widgets.FloatSlider(value=start, min=low, max=high, step=0.01, description=name,
                                                   readout_format=".2f", style={"description_width": "120px"},
                                                   layout={"width": "380px"}, tooltip=units)
@@ -93,10 +99,10 @@ class Probe(widgets.HBox):
         self.legs = {name: widgets.ToggleButton(value=False, description=name, layout={"width": "180px"})
                      for name in LEG_NAMES}
         self.bars = [widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout={"width": "200px"})
-                     for _ in utils.ACTION_NAMES]
-        self.readouts = [widgets.Label().add_class("lander-q") for _ in utils.ACTION_NAMES]
+                     for _ in ACTION_NAMES]
+        self.readouts = [widgets.Label().add_class("lander-q") for _ in ACTION_NAMES]
         self.greedy = widgets.HTML().add_class("lander-greedy")
-        self.scale = utils.QValuePanel()  # the bars' scale: it only widens, so bars compare as sliders move
+        self.scale = QValuePanel()  # the bars' scale: it only widens, so bars compare as sliders move
         names = list(STATE_SLIDERS)
         self.x_axis = widgets.Dropdown(options=names, value=names[0], description="map across").add_class("lander-x")
         self.y_axis = widgets.Dropdown(options=names, value=names[1], description="map up").add_class("lander-y")
@@ -105,7 +111,7 @@ class Probe(widgets.HBox):
         self._canvas = FigureCanvasAgg(self._image.figure)
         self._draw_frame()
         rows = [widgets.HBox([widgets.Label(name, layout={"width": "230px"}), bar, readout])
-                for name, bar, readout in zip(utils.ACTION_NAMES, self.bars, self.readouts, strict=True)]
+                for name, bar, readout in zip(ACTION_NAMES, self.bars, self.readouts, strict=True)]
         controls = widgets.VBox([widgets.HTML("<b>The state</b> (pad at x = 0, y = 0)"), *self.sliders.values(),
                                  widgets.HBox(list(self.legs.values())),
                                  widgets.HTML("<b>Q-values</b>: points to come after each action"), *rows,
@@ -129,7 +135,7 @@ class Probe(widgets.HBox):
 
     def set_state(self, state):
         """Move the controls to state (8 numbers, as env.reset() or env.step() give; each slider stops at its ends)."""
-        numbers = utils._as_state("state", state)
+        numbers = as_state("state", state)
         self._setting = True
         try:
             for slider, value in zip(self.sliders.values(), numbers[:6], strict=True):
@@ -158,7 +164,7 @@ class Probe(widgets.HBox):
             bar.value = float(value)
             bar.bar_style = "warning" if number == greedy else "info"
             readout.value = f"{value:.3f}"
-        self.greedy.value = f"Greedy action: <b>{utils.ACTION_NAMES[greedy]}</b>"
+        self.greedy.value = f"Greedy action: <b>{ACTION_NAMES[greedy]}</b>"
         self.draw_map(state)
 
     def policy_grid(self, state):
@@ -207,7 +213,7 @@ class Probe(widgets.HBox):
                               markeredgewidth=2)
         axes.set_title("Greedy action; the other numbers at the sliders'", fontsize=10)
         figure.legend(handles=[Patch(color=colour, label=name)
-                               for colour, name in zip(ACTION_COLOURS, utils.ACTION_NAMES, strict=True)],
+                               for colour, name in zip(ACTION_COLOURS, ACTION_NAMES, strict=True)],
                       loc="lower center", ncols=2, fontsize=9, frameon=False)
         return image, marker
 
@@ -232,7 +238,7 @@ def probe(q_network):
 
 # ----------------------------------------------------------------------------- fly it yourself
 
-FPS = play.FPS
+FPS = flying.FPS
 JPEG_QUALITY = 80
 FLY_KEYS = (*ARROW_ACTIONS, "escape", "r", "n")
 
@@ -344,15 +350,15 @@ class Fly(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)  # seed, step, points, height and the engine firing
     message = traitlets.List([]).tag(sync=True)  # lines over the scene: [text, look]
 
-    def __init__(self, shipped, yours=None, your_name="network", seed=None, scores=play.SCORES, fps=FPS):
+    def __init__(self, shipped, yours=None, your_name="network", seed=None, scores=flying.SCORES, fps=FPS):
         super().__init__()
         self.scores, self.fps, self.your_name = Path(scores), fps, your_name
-        play.check_scores_file(self.scores)
+        flying.check_scores_file(self.scores)
         self.env, self.judge_env = gym.make("LunarLander-v2"), gym.make("LunarLander-v2")
-        self.networks = {"shipped": utils.NumpyQNetwork(shipped),
-                         "yours": utils.NumpyQNetwork(yours) if yours is not None else None}
+        self.networks = {"shipped": NumpyQNetwork(shipped),
+                         "yours": NumpyQNetwork(yours) if yours is not None else None}
         self.network_points = {}
-        self.seed = seed if seed is not None else play.NEW_SEEDS.randrange(100_000)
+        self.seed = seed if seed is not None else flying.NEW_SEEDS.randrange(100_000)
         self.held, self.pressed = set(), []
         self._keys_lock, self._thread, self._running = threading.Lock(), None, False
         self.on_msg(self._on_message)
@@ -376,7 +382,7 @@ class Fly(anywidget.AnyWidget):
         """The keys pressed since the last frame, and the arrow keys' actions held now."""
         with self._keys_lock:
             pressed, self.pressed = self.pressed, []
-            held = play.held_actions({name: name in self.held for name in ARROW_ACTIONS}, ARROW_ACTIONS)
+            held = flying.held_actions({name: name in self.held for name in ARROW_ACTIONS}, ARROW_ACTIONS)
         return pressed, held
 
     # the game
@@ -400,12 +406,12 @@ class Fly(anywidget.AnyWidget):
             self._step(held)
         elif self.phase == "over" and ("r" in pressed or "n" in pressed):
             if pressed[-1] == "n" or "r" not in pressed:
-                self.seed = play.NEW_SEEDS.randrange(100_000)
+                self.seed = flying.NEW_SEEDS.randrange(100_000)
             self.new_flight()
         return True
 
     def _step(self, held):
-        action = play.action_for(held, self.flight["steps"])
+        action = flying.action_for(held, self.flight["steps"])
         self.state, reward, done, info = self.env.step(action)
         self.flight["total_points"] += reward
         self.flight["steps"] += 1
@@ -413,19 +419,19 @@ class Fly(anywidget.AnyWidget):
         if not done:
             self._show(action)
             return
-        self.flight["outcome"] = utils._episode_outcome(self.env, self.state, done, info)
+        self.flight["outcome"] = episode_outcome(self.env, self.state, done, info)
         self.phase = "over"
         shipped = self._network_points("shipped")
         yours = self._network_points("yours")
-        play.append_score(self.scores, play.score_row(self.seed, self.flight, shipped, yours))
-        self._show(None, play.result_lines(self.seed, self.flight, shipped, yours, self.your_name))
+        flying.append_score(self.scores, flying.score_row(self.seed, self.flight, shipped, yours))
+        self._show(None, flying.result_lines(self.seed, self.flight, shipped, yours, self.your_name))
 
     def _network_points(self, name):
         """The greedy episode of a network from this start (kept per seed); None without the network."""
         if self.networks[name] is None:
             return None
         if (name, self.seed) not in self.network_points:
-            self.network_points[name, self.seed] = utils.play_episode(self.judge_env, self.networks[name],
+            self.network_points[name, self.seed] = play_episode(self.judge_env, self.networks[name],
                                                                       seed=self.seed)
         return self.network_points[name, self.seed]
 
