@@ -45,7 +45,7 @@ ENVIRONMENT = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLB
                "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
     """What one sandboxed run gave back: untrusted bytes and text, and how it ended."""
     report: bytes | None  # None: no report, or one over REPORT_LIMIT
@@ -54,6 +54,9 @@ class Run:
     memory_exceeded: bool
     returncode: int | None
     seconds: float
+
+
+STOPPED_RUN = Run(report=None, output="", timed_out=False, memory_exceeded=False, returncode=None, seconds=0.0)
 
 
 class _Tail:
@@ -259,20 +262,26 @@ class ClusterSandbox:
     def run(self, task, timeout, memory_mib):
         with self.lock:  # stop_all sees every task started
             if self.stopped.is_set():
-                return Run(report=None, output="", timed_out=False, memory_exceeded=False, returncode=None,
-                           seconds=0.0)
+                return STOPPED_RUN
             handle = self.cluster.submit(run_once, task, timeout, memory_mib, memory_mib=memory_mib)
             self.running.add(handle)
         try:
+            while not self.cluster.wait([handle]):  # each wait is short: stop_all is heard at once
+                if self.stopped.is_set():
+                    return STOPPED_RUN
             return self.cluster.result(handle)
         finally:
             self.running.discard(handle)
 
     def stop_all(self):
-        """Cancel the runs queued on the cluster and kill those under way (Ctrl-C); refuse new ones."""
+        """End the runs queued on the cluster and those under way (Ctrl-C); refuse new ones.
+
+        The runs' threads stop waiting first: the cluster's stop() ends the connection they wait on."""
         with self.lock:
             self.stopped.set()
-            self.cluster.stop(list(self.running))
+        while self.running:
+            time.sleep(WATCH_INTERVAL)
+        self.cluster.stop()
 
     def close(self):
         pass

@@ -5,8 +5,7 @@ Ray cluster through Cluster. It first checks that every node that has CPUs holds
 files, library versions and Python as this machine, and has whatever else the command needs (for
 grading, a working bubblewrap), and names each node that differs, before anything runs. Then each
 task asks for one CPU (and, for grading, the memory of its limit); its result comes back here,
-where the command writes it, as on one machine. stop() cancels the tasks still queued and kills
-those under way (Ctrl-C).
+where the command writes it, as on one machine. stop() ends them all, queued or under way (Ctrl-C).
 
 Ray is not a learner's requirement: `make cluster-env` installs requirements-cluster.txt. Without
 it, Cluster raises ClusterError with one line that says so.
@@ -218,13 +217,14 @@ class Cluster:
         self.tasks_per_node[self.names.get(node, node)] += 1
         return value
 
-    def stop(self, handles):
-        """Cancel the tasks not yet started and kill those under way (their workers end)."""
-        for handle in handles:
-            try:
-                self.ray.cancel(handle, force=True)
-            except Exception:  # it ended meanwhile
-                pass
+    def stop(self):
+        """End every task of this connection, queued or under way, by ending the connection (Ctrl-C).
+
+        Ray then kills the workers running its tasks on every node and starts none of those queued.
+        ray.cancel is not used: cancelling a task whose reply is on its way makes Ray abort this
+        process ("Tried to complete task that was not pending", Ray 2.60). No task runs after stop().
+        """
+        self.close()
 
     def where(self):
         """One line: how many tasks ran on each node."""

@@ -240,10 +240,10 @@ class LocalPool:
             except queue.Empty:
                 return found
 
-    def stop(self, handles):
-        for handle in handles:
-            handle.cancel()
-        for process in list(getattr(self.executor, "_processes", {}).values()):
+    def stop(self):
+        workers = list((self.executor._processes or {}).values())  # shutdown() forgets them
+        self.executor.shutdown(wait=False, cancel_futures=True)  # the runs not started never start
+        for process in workers:
             process.terminate()  # the runs under way are lost; the finished ones are on disk
 
     def close(self):
@@ -273,7 +273,7 @@ def run_all(pending, pool, jobs, progress):
                 progress.show(jobs, record)
             progress.show(jobs)
     except KeyboardInterrupt:
-        pool.stop(list(under_way))
+        pool.stop()
         raise
 
 
