@@ -19,9 +19,11 @@ import pytest
 from conftest import ROOT, takes_ctrl_c
 
 from scripts.cluster import INSTALL, describe_node, differences, node_names
+from scripts.maintainer.benchmarks import cluster_interrupts
+from scripts.maintainer.benchmarks.loopback_cluster import tasks_under_way
 from scripts.notebook_tools import answered_notebook, hint_answers, load_notebook, tagged_cells, write_class
 
-COMPARE = ("--variant", "GAMMA=0.99", "--seeds", "0", "1", "--episodes", "20", "--no-stop")
+COMPARE = cluster_interrupts.COMPARE  # the runs that Ctrl-C stops, resumed, then made here
 NODES = ("node-1 (127.0.0.1)", "node-2 (127.0.0.1)")
 
 
@@ -117,29 +119,14 @@ def tasks_per_node(output):
     return {name: found.get(name, 0) for name in NODES}
 
 
-def tasks_under_way():
-    """Ray workers running a task of ours now (a worker names itself after the function it runs)."""
-    return [process for process in psutil.process_iter(["cmdline"])
-            if (process.info["cmdline"] or [""])[0].startswith("ray::run_and_say_where")]
-
-
 @pytest.mark.cluster
 def test_compare_on_the_cluster_resumes_and_matches_a_local_run(cluster, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "cluster"
-    process = subprocess.Popen(in_cluster(cluster, "scripts.experimenter.compare", *COMPARE, "--out", str(remote)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                               preexec_fn=takes_ctrl_c)
-    deadline = time.monotonic() + 600
-    while not list(remote.glob("*__seed*.json")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)  # Ctrl-C: the queued runs never start, the one under way is killed
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130 and "the same command again does the rest" in stderr, stderr[-3000:]
+    # Ctrl-C at the first record: the queued runs never start, the one under way is killed.
+    returncode, stderr, _ = cluster_interrupts.interrupt_compare(cluster, remote)
+    assert cluster_interrupts.stopped_as_it_says(returncode, stderr), stderr[-3000:]
     kept = {path.name: path.stat().st_mtime_ns for path in remote.glob("*__seed*.json")}
     assert 1 <= len(kept) < 4
-    deadline = time.monotonic() + 30
-    while tasks_under_way() and time.monotonic() < deadline:
-        time.sleep(0.5)
     assert tasks_under_way() == []
 
     resumed = run(in_cluster(cluster, "scripts.experimenter.compare", *COMPARE, "--out", str(remote)), timeout=1200)

@@ -20,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from scripts import ROOT
+from scripts.cluster import run_and_say_where
 
 HEAD_PORT = 6379
 START_SECONDS = 240  # a node's start-up, at most (Ray's own helpers import for seconds each on a busy machine)
@@ -47,6 +50,13 @@ def available():
         return "Ray is not installed: make cluster-env"
     probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
     return None if probe.returncode == 0 else "cannot make a network namespace here (needs root)"
+
+
+def tasks_under_way():
+    """The Ray workers running a task of scripts.cluster's now (a worker names itself after the function it runs)."""
+    name = f"ray::{run_and_say_where.__name__}"
+    return [process for process in psutil.process_iter(["cmdline"])
+            if (process.info["cmdline"] or [""])[0].startswith(name)]
 
 
 def _die_with_parent():
