@@ -9,14 +9,12 @@ import csv
 import json
 import pickle
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
-from conftest import ROOT, takes_ctrl_c
+from conftest import ROOT
 
 from scripts.cluster import INSTALL, describe_node, differences, node_names
 from scripts.maintainer.benchmarks import cluster_interrupts
@@ -170,18 +168,9 @@ def make_class(folder):
 def test_a_class_graded_on_the_cluster_resumes_and_gets_the_same_grades(cluster, tmp_path):
     make_class(tmp_path / "class")
     grade = ("grading", str(tmp_path / "class"), "--out", str(tmp_path / "cluster"), "--timeout", "20")
-    process = subprocess.Popen(in_cluster(cluster, *grade), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=ROOT, preexec_fn=takes_ctrl_c)
-    deadline = time.monotonic() + 600
-    while (not [path for path in (tmp_path / "cluster").glob("*.json") if path.stem != "not_a_notebook"]
-           and process.poll() is None and time.monotonic() < deadline):
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130 and "graded so far" in stderr, stderr[-3000:]
-    deadline = time.monotonic() + 30
-    while tasks_under_way() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    returncode, stderr, _ = cluster_interrupts.interrupt_at_first_result(cluster, grade, lambda: [
+        path for path in (tmp_path / "cluster").glob("*.json") if path.stem != "not_a_notebook"])
+    assert returncode == 130 and "graded so far" in stderr, stderr[-3000:]
     assert tasks_under_way() == []
     graded = len(list((tmp_path / "cluster").glob("*.json")))
     assert 2 <= graded < 6

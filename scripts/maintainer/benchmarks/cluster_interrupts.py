@@ -33,15 +33,14 @@ def _takes_ctrl_c():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupt_compare(cluster, out):
-    """Run compare on cluster into out, Ctrl-C at its first record. Returns (exit status, its stderr, seconds
-    until no task of ours ran any more, TASKS_GONE_SECONDS at most)."""
-    command = cluster.command([sys.executable, "-m", "scripts.experimenter.compare", *COMPARE, "--out", str(out),
-                               "--address", cluster.address])
+def interrupt_at_first_result(cluster, arguments, has_result):
+    """Run python -m ARGUMENTS... on cluster (--address added), Ctrl-C once has_result() is true. Returns (exit
+    status, its stderr, seconds until no task of ours ran any more, TASKS_GONE_SECONDS at most)."""
+    command = cluster.command([sys.executable, "-m", *arguments, "--address", cluster.address])
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                preexec_fn=_takes_ctrl_c)
     deadline = time.monotonic() + FIRST_RECORD_SECONDS
-    while not list(Path(out).glob("*__seed*.json")) and process.poll() is None and time.monotonic() < deadline:
+    while not has_result() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
@@ -49,6 +48,12 @@ def interrupt_compare(cluster, out):
     while tasks_under_way() and time.monotonic() - ended < TASKS_GONE_SECONDS:
         time.sleep(0.2)
     return process.returncode, stderr, time.monotonic() - ended
+
+
+def interrupt_compare(cluster, out):
+    """interrupt_at_first_result for compare (COMPARE) into out, at its first record."""
+    return interrupt_at_first_result(cluster, ["scripts.experimenter.compare", *COMPARE, "--out", str(out)],
+                                     lambda: any(Path(out).glob("*__seed*.json")))
 
 
 def stopped_as_it_says(returncode, stderr):
